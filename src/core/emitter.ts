@@ -1,0 +1,29 @@
+/** A tiny typed event emitter; a listener that throws is isolated from the others and from the SDK. */
+export class Emitter<Events extends object> {
+  private readonly listeners = new Map<keyof Events, Set<(payload: never) => void>>();
+
+  on<K extends keyof Events>(name: K, listener: (payload: Events[K]) => void): () => void {
+    let set = this.listeners.get(name);
+    if (!set) this.listeners.set(name, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  emit<K extends keyof Events>(name: K, payload: Events[K]): void {
+    const set = this.listeners.get(name);
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        (listener as (payload: Events[K]) => void)(payload);
+      } catch {
+        // Listeners are user code; their errors stay theirs.
+      }
+    }
+  }
+
+  clear(): void {
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,53 @@
+import type { Logger, LogLevel } from '../types';
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
+const PREFIX = '[odp-sdk] ';
+
+/**
+ * The client's logger: filters by level, prefixes lines, hides every registered secret,
+ * and never lets a faulty user logger throw into the SDK.
+ */
+export class SafeLogger {
+  private readonly rank: number;
+  private readonly secrets = new Set<string>();
+
+  constructor(
+    private readonly sink: Logger,
+    level: LogLevel,
+  ) {
+    this.rank = RANK[level] ?? RANK.warn;
+  }
+
+  /** Masks `value` in every later line (API keys). */
+  addSecret(value: string): void {
+    if (value) this.secrets.add(value);
+  }
+
+  enabled(level: LogLevel): boolean {
+    return RANK[level] >= this.rank;
+  }
+
+  debug(message: string): void {
+    this.write('debug', message);
+  }
+  info(message: string): void {
+    this.write('info', message);
+  }
+  warn(message: string): void {
+    this.write('warn', message);
+  }
+  error(message: string): void {
+    this.write('error', message);
+  }
+
+  private write(level: Exclude<LogLevel, 'silent'>, message: string): void {
+    if (RANK[level] < this.rank) return;
+    let line = PREFIX + message;
+    for (const secret of this.secrets) line = line.split(secret).join('***');
+    try {
+      this.sink[level](line);
+    } catch {
+      // A broken logger must not break event delivery.
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Why `sendOdpEvent` did not accept an event, checked in this order:
+ * - `sdkNotReady`: no valid datafile is held yet (a warning is logged).
+ * - `odpNotEnabled`: ODP is turned off in the client's options (`odp.disabled`).
+ * - `odpNotIntegrated`: the datafile has no usable ODP integration (host and public key).
+ * - `invalidIdentifiers`, `invalidType`, `invalidAction`, `invalidData`: bad input; the message names the field.
+ * - `eventTooLarge`: the event's JSON is larger than `odp.maxEventBytes`.
+ * - `queueFull`: `odp.queueSize` events are already waiting (queued, in flight or waiting for a retry).
+ * - `closed`: `close()` was called.
+ */
+export type OdpErrorCode =
+  | 'sdkNotReady'
+  | 'odpNotEnabled'
+  | 'odpNotIntegrated'
+  | 'invalidIdentifiers'
+  | 'invalidType'
+  | 'invalidAction'
+  | 'invalidData'
+  | 'eventTooLarge'
+  | 'queueFull'
+  | 'closed';
+
+/** The error `sendOdpEvent` returns (never throws) when it discards an event. */
+export class OdpError extends Error {
+  /** A stable, machine-readable reason; see {@link OdpErrorCode}. */
+  readonly code: OdpErrorCode;
+
+  constructor(code: OdpErrorCode, message: string) {
+    super(message);
+    this.name = 'OdpError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,13 @@
+import { OdpClient } from './client/odp-client';
+import { browserPlatform } from './platform/browser/browser-platform';
+import type { OdpClientConfig } from './types';
+
+/** Creates an ODP client for the browser. */
+export function createInstance(config: OdpClientConfig): OdpClient {
+  return new OdpClient(config, browserPlatform);
+}
+
+export { OdpClient } from './client/odp-client';
+export { OdpError, type OdpErrorCode } from './event/odp-error';
+export { SDK_NAME, SDK_VERSION } from './meta';
+export type * from './types';

@@ -1,0 +1,13 @@
+import { OdpClient } from './client/odp-client';
+import { nodePlatform } from './platform/node/node-platform';
+import type { OdpClientConfig } from './types';
+
+/** Creates an ODP client for Node. */
+export function createInstance(config: OdpClientConfig): OdpClient {
+  return new OdpClient(config, nodePlatform);
+}
+
+export { OdpClient } from './client/odp-client';
+export { OdpError, type OdpErrorCode } from './event/odp-error';
+export { SDK_NAME, SDK_VERSION } from './meta';
+export type * from './types';

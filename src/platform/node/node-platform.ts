@@ -1,0 +1,14 @@
+import { v4 as uuidv4 } from 'uuid';
+import type { Platform } from '../platform';
+import { createHttpTransport } from './http-transport';
+
+/** Node: `node:http` keep-alive transport, timers that never hold the process open. */
+export const nodePlatform: Platform = {
+  createTransport: createHttpTransport,
+  schedule(fn, ms) {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+  newId: () => uuidv4(),
+};

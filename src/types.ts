@@ -1,0 +1,150 @@
+import type { OdpError } from './event/odp-error';
+
+/** A value ODP accepts in an event's `data`. `null` is sent as JSON `null`. */
+export type OdpDataValue = string | number | boolean | null;
+
+/** Identifiers: names (`fs_user_id`, `email`, `vuid`, ...) to values. A `Map` is accepted too. */
+export type OdpIdentifiers = Record<string, string> | Map<string, string>;
+
+/** Event data: names to flat values. A `Map` is accepted too. */
+export type OdpData = Record<string, OdpDataValue> | Map<string, OdpDataValue>;
+
+/** The object form of `sendOdpEvent`'s argument. */
+export interface OdpEventInput {
+  /** The event type; empty or missing becomes `"fullstack"`. */
+  type?: string | null;
+  /** What happened, e.g. `"purchased"`; required and non-empty. */
+  action: string;
+  /** At least one identifier with a non-empty value. `FS-USER-ID` and its spellings become `fs_user_id`. */
+  identifiers: OdpIdentifiers;
+  /** Extra fields; a key named like a default (`idempotence_id`, `data_source`, ...) overrides it. */
+  data?: OdpData | null;
+}
+
+/** An event as it goes on the wire (one element of the JSON array POSTed to `/v3/events`). */
+export interface OdpWireEvent {
+  type: string;
+  action: string;
+  identifiers: Record<string, string>;
+  data: Record<string, OdpDataValue>;
+}
+
+/** Something with console-like methods; `console` itself qualifies. */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** How much the client logs; each level includes the ones after it. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** ODP options; every field is optional. */
+export interface OdpOptions {
+  /** Turn ODP off: every event returns `odpNotEnabled`. Default `false`. */
+  disabled?: boolean;
+  /** Events per request; a full batch is sent at once. Default 10. */
+  batchSize?: number;
+  /** How long the first event of a batch waits for company, in ms; `0` sends at once. Default 1000. */
+  flushIntervalMs?: number;
+  /** Most events held at once (queued, in flight or waiting for a retry); beyond it `queueFull`. Default 10,000. */
+  queueSize?: number;
+  /** Time allowed for one request, in ms. Default 10,000. */
+  requestTimeoutMs?: number;
+  /** Retries of a batch after a retryable failure (408, 425, 429, 5xx, network error, timeout). Default 10. */
+  maxRetries?: number;
+  /** First retry delay in ms; it doubles, with jitter, up to `maxBackoffMs`. Default 200. */
+  initialBackoffMs?: number;
+  /** Longest retry delay in ms (a longer `Retry-After` is honoured). Default 30,000. */
+  maxBackoffMs?: number;
+  /** Requests in flight at once. Default 1, which keeps batches in order. */
+  maxConcurrentRequests?: number;
+  /** Largest event accepted, in bytes of JSON; larger ones get `eventTooLarge`. Default 32,768. */
+  maxEventBytes?: number;
+  /** Accept a plain `http:` ODP host that is not a loopback address. Default `false`. */
+  allowInsecureHost?: boolean;
+}
+
+/** What `createInstance` takes: a datafile, or an `sdkKey` to fetch one. */
+export interface OdpClientConfig {
+  /** The datafile, as JSON text or an object. */
+  datafile?: string | object;
+  /** Fetch the datafile for this key (and poll it) when no `datafile` is given. */
+  sdkKey?: string;
+  /** Where the datafile of an `sdkKey` lives; `{sdkKey}` is replaced. Default `https://cdn.optimizely.com/datafiles/{sdkKey}.json`. */
+  datafileUrlTemplate?: string;
+  /** How often to poll the datafile, in ms; `0` fetches once. Default 300,000 (5 minutes). */
+  datafileUpdateIntervalMs?: number;
+  /** ODP batching, retry and transport options. */
+  odp?: OdpOptions;
+  /** Where log lines go. Default `console`. */
+  logger?: Logger;
+  /** The least severe level that is logged. Default `'warn'`. */
+  logLevel?: LogLevel;
+  /** Deadline for `close()` when it is called without one, in ms. Default 5,000. */
+  closeTimeoutMs?: number;
+}
+
+/** Why accepted events were given up. */
+export type DropReason =
+  /** Retryable failures went on past `maxRetries`. */
+  | 'retriesExhausted'
+  /** The server answered a non-retryable 4xx (400, 401, 403, 404, ...). */
+  | 'rejectedByServer'
+  /** A single event was still too large for the server (413). */
+  | 'tooLarge'
+  /** `close()` reached its deadline before they were delivered. */
+  | 'closed';
+
+/** Counters for logging or export. `accepted == delivered + dropped + queued + inFlight` always holds. */
+export interface OdpStats {
+  /** Events `sendOdpEvent` accepted. */
+  accepted: number;
+  /** Events the server acknowledged with a 2xx. */
+  delivered: number;
+  /** Accepted events given up, in all. */
+  dropped: number;
+  /** Accepted events given up, by reason. */
+  droppedByReason: Record<DropReason, number>;
+  /** Calls to `sendOdpEvent` that returned an error (never accepted), by code. */
+  rejected: Partial<Record<OdpError['code'], number>>;
+  /** Events waiting: in the queue or for a retry. */
+  queued: number;
+  /** Events in requests that have not answered yet. */
+  inFlight: number;
+  /** Requests sent, retries included. */
+  requests: number;
+  /** Requests that were retries of a failed one. */
+  retries: number;
+}
+
+/** ODP settings read from a datafile. */
+export interface OdpSettings {
+  host: string;
+  publicKey: string;
+}
+
+/** Payloads of the events `client.on()` emits. */
+export interface OdpClientEvents {
+  /** A valid datafile is held for the first time. */
+  ready: { odp: OdpSettings | null };
+  /** A batch was delivered (2xx). */
+  delivered: { count: number; status: number };
+  /** Accepted events were given up. */
+  dropped: { reason: DropReason; count: number; status?: number; message: string };
+  /** A new datafile was taken (the first one included); `odp` is its usable ODP settings, or null. */
+  datafileUpdate: { revision: string | null; odp: OdpSettings | null };
+}
+
+/** Options of `onReady`. */
+export interface OnReadyOptions {
+  /** Reject with an Error when no valid datafile is held after this many ms. */
+  timeoutMs?: number;
+}
+
+/** Options of `close`. */
+export interface CloseOptions {
+  /** How long delivery may go on before what is left is dropped as `closed`, in ms. */
+  timeoutMs?: number;
+}
