@@ -1,0 +1,34 @@
+// `npm start`: run the example against the embedded default, a local ODP-compatible collector
+// that prints every event it receives. Both exit when the example is done.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const collector = spawn(process.execPath, ['dist/collector/cli.mjs', '--port', process.env.ODP_COLLECTOR_PORT ?? '0'], {
+  cwd: root,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+
+const url = await new Promise((resolve, reject) => {
+  const lines = createInterface({ input: collector.stdout });
+  lines.on('line', (line) => {
+    console.log(line);
+    const match = /listening on (http:\/\/\S+)/.exec(line);
+    if (match) resolve(match[1]);
+  });
+  collector.on('exit', (code) => reject(new Error(`the collector exited (${code}) before listening`)));
+});
+
+const example = spawn(process.execPath, ['examples/node/send-events.mjs'], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, ODP_DATAFILE_URL_TEMPLATE: `${url}/datafiles/{sdkKey}.json` },
+});
+const code = await new Promise((resolve) => example.on('exit', (exitCode) => resolve(exitCode ?? 1)));
+
+const stats = await (await fetch(`${url}/stats`)).json();
+console.log('[collector] stats:', JSON.stringify(stats));
+collector.kill('SIGTERM');
+await new Promise((resolve) => collector.on('exit', resolve));
+process.exit(code);

@@ -1,0 +1,89 @@
+/** Fault injection for `POST /v3/events`. Applied in this order: hang, resetRate, latencyMs, status, failRate, maxBodyBytes. */
+export interface CollectorFaults {
+  /** 0..1 share of POST /v3/events requests answered with `failStatus` (default 0). */
+  failRate?: number;
+  /** Status used for `failRate` failures (default 500). */
+  failStatus?: number;
+  /** If set, EVERY events request is answered with this status (e.g. 503, 400, 413). A 2xx value only replaces the 202 of a valid batch. */
+  status?: number;
+  /** If set, sent as Retry-After header on non-2xx answers (seconds or HTTP date). */
+  retryAfter?: string;
+  /** Delay before answering, in milliseconds. */
+  latencyMs?: number;
+  /** 0..1 share of events requests whose socket is destroyed without an answer. */
+  resetRate?: number;
+  /** Accept the request but never answer (until the client gives up or the collector closes). */
+  hang?: boolean;
+  /** If set, bodies larger than this many bytes get 413. */
+  maxBodyBytes?: number;
+}
+
+export interface CollectorOptions {
+  /** Default 0 (ephemeral); the CLI defaults to 8787. */
+  port?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Expected x-api-key; default 'W4WzcEs-ABgXorzY7h1LCQ'. Any other key gets 401. */
+  apiKey?: string;
+  faults?: CollectorFaults;
+  /** Where readable lines go (the CLI passes console.log); default: no output. */
+  log?: (line: string) => void;
+  /** User id -> qualified segment names, for POST /v3/graphql. */
+  segments?: Record<string, string[]>;
+}
+
+export interface ReceivedEvent {
+  type: string;
+  action: string;
+  identifiers: Record<string, string>;
+  data: Record<string, unknown>;
+}
+
+export interface ReceivedBatch {
+  headers: Record<string, string | string[] | undefined>;
+  /** Raw body text ('' once more than 50,000 batches are held, or when the body exceeded maxBodyBytes). */
+  body: string;
+  /** Status answered; 0 when no answer was given (hang or reset fault). */
+  status: number;
+}
+
+export interface CollectorStats {
+  /** POST /v3/events requests received (any outcome). */
+  requests: number;
+  /** Requests answered 2xx. */
+  accepted: number;
+  /** Events in 2xx-answered requests (counting duplicates). */
+  events: number;
+  /** Distinct data.idempotence_id among those (an event without one counts as distinct). */
+  distinctIds: number;
+  /** events - distinctIds. */
+  duplicates: number;
+  /** OPTIONS requests answered. */
+  preflights: number;
+  /** Peak number of simultaneously open TCP connections. */
+  maxOpenConnections: number;
+  openConnections: number;
+  datafileRequests: number;
+  graphqlRequests: number;
+}
+
+export interface Collector {
+  /** 'http://127.0.0.1:PORT' */
+  url: string;
+  port: number;
+  /** Every event from 2xx-answered requests, in arrival order (duplicates included). */
+  events: ReceivedEvent[];
+  /** Every POST /v3/events with its raw body text and the status answered. */
+  batches: ReceivedBatch[];
+  stats(): CollectorStats;
+  /** Replaces the fault settings at runtime. Throws on an invalid setting. */
+  setFaults(faults: CollectorFaults): void;
+  /** Overrides what GET /datafiles/{sdkKey}.json serves; a string is served raw, even if it is not valid JSON. */
+  setDatafile(sdkKey: string, datafile: object | string): void;
+  /** Clears events, batches and counters (not faults, datafiles or segments). */
+  reset(): void;
+  /** Resolves once events.length >= n; rejects after timeoutMs (default 5000) or when the collector closes. */
+  waitForEvents(n: number, timeoutMs?: number): Promise<void>;
+  /** Closes the server and destroys every open socket, so nothing keeps Node alive. */
+  close(): Promise<void>;
+}
