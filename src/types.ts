@@ -84,6 +84,12 @@ export interface OdpClientConfig {
   logLevel?: LogLevel;
   /** Deadline for `close()` when it is called without one, in ms. Default 5,000. */
   closeTimeoutMs?: number;
+  /**
+   * Give this visitor an anonymous id (`vuid_…`, kept in localStorage under `optimizely-vuid` in
+   * browsers), add it to every event as `identifiers.vuid`, and send a `client_initialized` event
+   * once ready. Opt-in; `false` also removes a stored id. Default `false`.
+   */
+  vuid?: boolean;
 }
 
 /** Why accepted events were given up. */

@@ -21,6 +21,7 @@ import type {
   OdpStats,
   OnReadyOptions,
 } from '../types';
+import { loadOrCreateVuid, VUID_STORAGE_KEY } from '../identity/vuid';
 import { resolveOptions, type ResolvedOptions } from './options';
 
 /**
@@ -38,6 +39,7 @@ export class OdpClient {
   private readonly dispatcher: Dispatcher;
   private readonly datafiles: DatafileManager;
   private readonly buildContext: BuildContext;
+  private readonly vuid: string | null;
   private odp: OdpSettings | null = null;
   private ready = false;
   private closed = false;
@@ -53,6 +55,12 @@ export class OdpClient {
     this.buildContext = { newId: platform.newId, maxEventBytes: odp.maxEventBytes };
     this.transport = platform.createTransport({ maxSockets: odp.maxConcurrentRequests });
     this.scheduler = new FlushScheduler(odp.flushIntervalMs, platform.schedule, () => this.cutBatch());
+    if (options.vuid) {
+      this.vuid = loadOrCreateVuid(platform.storage, platform.newId);
+    } else {
+      this.vuid = null;
+      platform.storage?.remove(VUID_STORAGE_KEY);
+    }
     this.dispatcher = new Dispatcher(odp, this.transport, platform.schedule, this.stats_, this.logger, this.emitter);
     this.datafiles = new DatafileManager(
       {
@@ -145,6 +153,11 @@ export class OdpClient {
     return this.emitter.on(name, listener);
   }
 
+  /** The visitor id when `vuid: true` was configured, else null. */
+  getVuid(): string | null {
+    return this.vuid;
+  }
+
   /** True once a valid datafile is held. */
   isReady(): boolean {
     return this.ready;
@@ -167,6 +180,7 @@ export class OdpClient {
         : { type: first, action: args[1], identifiers: args[2], data: args[3] };
     const event = buildEvent(raw, this.buildContext);
     if (event instanceof OdpError) return this.refuse(event.code, event.message, event);
+    if (this.vuid && event.identifiers.vuid === undefined) event.identifiers.vuid = this.vuid;
     if (this.closed) return this.refuse('closed', 'the client is closed');
     if (this.stats_.held >= this.options.odp.queueSize) {
       return this.refuse('queueFull', `the queue holds ${this.options.odp.queueSize} events (odp.queueSize); the event was discarded`);
@@ -208,6 +222,10 @@ export class OdpClient {
       this.logger.info('ready');
       this.emitter.emit('ready', { odp: next });
       for (const resolve of [...this.readyWaiters]) resolve();
+      if (this.vuid && next && !this.options.odp.disabled) {
+        const error = this.sendOdpEvent({ type: 'fullstack', action: 'client_initialized', identifiers: { vuid: this.vuid } });
+        if (error) this.logger.warn(`client_initialized was not sent: ${error.message}`);
+      }
     }
   }
 }

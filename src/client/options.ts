@@ -7,6 +7,7 @@ export interface ResolvedOptions {
   datafileUrlTemplate: string;
   datafileUpdateIntervalMs: number;
   closeTimeoutMs: number;
+  vuid: boolean;
   logger: Logger;
   logLevel: LogLevel;
   odp: {
@@ -94,6 +95,7 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
     datafileUrlTemplate: template,
     datafileUpdateIntervalMs: count(input.datafileUpdateIntervalMs, 'datafileUpdateIntervalMs', DEFAULTS.datafileUpdateIntervalMs, 0),
     closeTimeoutMs: count(input.closeTimeoutMs, 'closeTimeoutMs', DEFAULTS.closeTimeoutMs, 0),
+    vuid: flag(input.vuid, 'vuid', false),
     logger,
     logLevel,
     odp: {

@@ -1,6 +1,7 @@
 import { v4 as uuidv4 } from 'uuid';
 import { createFetchTransport } from '../../transport/fetch-transport';
 import type { Platform } from '../platform';
+import { createLocalStorage } from './local-storage';
 
 /** Browsers: the page's own `fetch` (the browser limits connections itself). */
 export const browserPlatform: Platform = {
@@ -10,4 +11,5 @@ export const browserPlatform: Platform = {
     return () => clearTimeout(timer);
   },
   newId: () => uuidv4(),
+  storage: typeof window === 'undefined' ? undefined : createLocalStorage(),
 };
