@@ -30,8 +30,6 @@ interface Job {
 }
 
 const PRIORITY_NEW = 0;
-/** Retries and split halves go before newer batches, to keep order. */
-const PRIORITY_AGAIN = 1;
 const BODY_EXCERPT = 200;
 
 /**
@@ -43,6 +41,8 @@ export class Dispatcher {
   private readonly lane: PQueue;
   private readonly outstanding = new Set<Job>();
   private waiting = 0;
+  /** Retries and split halves jump the lane: each gets a higher priority than anything queued. */
+  private frontPriority = PRIORITY_NEW;
   private consecutiveFailures = 0;
   private closing = false;
   private abandoned = false;
@@ -176,7 +176,7 @@ export class Dispatcher {
     job.cancelWait?.();
     job.cancelWait = undefined;
     this.waiting--;
-    this.enqueue(job, PRIORITY_AGAIN);
+    this.enqueue(job, ++this.frontPriority);
     if (this.waiting === 0) this.lane.start();
   }
 
@@ -192,8 +192,9 @@ export class Dispatcher {
     this.outstanding.delete(job);
     const middle = Math.ceil(count / 2);
     const halves = [job.events.slice(0, middle), job.events.slice(middle)].map((events) => this.createJob(events, job.odp));
-    // Equal priorities keep insertion order, so the first half still goes first.
-    for (const half of halves) this.enqueue(half, PRIORITY_AGAIN);
+    // Second half in first, so that the first half gets the higher priority and leads.
+    this.enqueue(halves[1]!, ++this.frontPriority);
+    this.enqueue(halves[0]!, ++this.frontPriority);
     void Promise.all(halves.map((half) => half.done)).then(job.settle);
   }
 
