@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { startCollector, type Collector } from '../src/collector/collector';
+import { createInstance } from '../src/index';
+import { API_KEY, assertBalanced, captureLogger, fixtureDatafile, ROOT } from './support/helpers';
+
+let collector: Collector;
+
+before(async () => {
+  collector = await startCollector({ apiKey: API_KEY });
+});
+after(() => collector.close());
+beforeEach(() => {
+  collector.reset();
+  collector.setFaults({});
+});
+
+describe('lifecycle', () => {
+  test('close() delivers everything queued, then refuses new events', async () => {
+    const client = createInstance({ datafile: fixtureDatafile(collector.url), odp: { flushIntervalMs: 60_000, batchSize: 4 } });
+    for (let i = 0; i < 10; i++) client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: `u${i}` } });
+    await client.close();
+    assert.equal(collector.events.length, 10);
+    assert.deepEqual(client.stats().delivered, 10);
+    assert.equal(client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'late' } })?.code, 'closed');
+  });
+
+  test('a child Node process exits by itself right after `await close()`, every event delivered', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/close-and-exit.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, COLLECTOR_URL: collector.url, API_KEY, EVENTS: '250' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    let closedAt = 0;
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!closedAt && output.includes('closed')) closedAt = Date.now();
+    });
+    const exitCode = await new Promise<number | null>((resolve, reject) => {
+      const guard = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`the child did not exit by itself; output: ${output}`));
+      }, 15_000);
+      child.on('exit', (code) => {
+        clearTimeout(guard);
+        resolve(code);
+      });
+    });
+    assert.equal(exitCode, 0);
+    assert.ok(closedAt > 0, output);
+    const lingered = Date.now() - closedAt;
+    assert.ok(lingered < 2000, `the process lingered ${lingered} ms after close()`);
+    const stats = JSON.parse(output.slice(output.indexOf('{'))) as { delivered: number; accepted: number };
+    assert.equal(stats.accepted, 250);
+    assert.equal(stats.delivered, 250);
+    assert.equal(collector.stats().distinctIds, 250);
+  });
+
+  test('the stats invariant holds at every moment of a run with failures', async () => {
+    collector.setFaults({ failRate: 0.3, latencyMs: 2 });
+    const client = createInstance({ datafile: fixtureDatafile(collector.url), logLevel: 'silent', odp: { batchSize: 5, flushIntervalMs: 5, initialBackoffMs: 5, maxBackoffMs: 20, maxConcurrentRequests: 2 } });
+    let samples = 0;
+    const sampler = setInterval(() => {
+      assertBalanced(client.stats());
+      samples++;
+    }, 1);
+    for (let i = 0; i < 300; i++) {
+      client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: `u${i}` } });
+      assertBalanced(client.stats());
+      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await client.flush();
+    clearInterval(sampler);
+    await client.close();
+    const stats = client.stats();
+    assertBalanced(stats);
+    assert.ok(samples > 5);
+    assert.equal(stats.accepted, 300);
+    assert.equal(stats.delivered + stats.dropped, 300);
+    assert.equal(collector.stats().distinctIds, stats.delivered);
+  });
+
+  test('the API key appears in no log line at any level, even in failures', async () => {
+    const logger = captureLogger();
+    collector.setFaults({ status: 401 });
+    const client = createInstance({ datafile: fixtureDatafile(collector.url), logger, logLevel: 'debug', odp: { flushIntervalMs: 0 } });
+    client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: API_KEY } });
+    await client.flush();
+    collector.setFaults({ status: 500 });
+    client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'u' } });
+    await client.close({ timeoutMs: 200 });
+    assert.ok(logger.lines.length >= 3, logger.text());
+    assert.ok(!logger.text().includes(API_KEY), logger.text());
+  });
+});
