@@ -1,11 +1,11 @@
 // `npm start`: run the example against the embedded default, a local ODP-compatible collector
-// that prints every event it receives. Both exit when the example is done.
+// that prints every event it receives and answers Real-Time Segments queries from segments.json. Both exit when the example is done.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const collector = spawn(process.execPath, ['dist/collector/cli.mjs', '--port', process.env.ODP_COLLECTOR_PORT ?? '0'], {
+const collector = spawn(process.execPath, ['dist/collector/cli.mjs', '--port', process.env.ODP_COLLECTOR_PORT ?? '0', '--segments', 'examples/node/segments.json'], {
   cwd: root,
   stdio: ['ignore', 'pipe', 'inherit'],
 });

@@ -3,12 +3,12 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { AddressInfo, Socket } from 'node:net';
 import { DatafileStore, notModified } from './datafile';
 import { formatEvent, parseBatch } from './events';
-import { chance, isSuccess, parseFaults } from './faults';
+import { chance, isSuccess, parseFaults, parseGraphqlFaults } from './faults';
 import { answerSegmentsQuery } from './graphql';
 import { corsHeaders, headerValue, readBody, sendJson, statusBody } from './http';
-import type { Collector, CollectorFaults, CollectorOptions, CollectorStats, ReceivedBatch, ReceivedEvent } from './types';
+import type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types';
 
-export type { Collector, CollectorFaults, CollectorOptions, CollectorStats, ReceivedBatch, ReceivedEvent } from './types';
+export type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types';
 
 export const DEFAULT_API_KEY = 'W4WzcEs-ABgXorzY7h1LCQ';
 /** Beyond this many batches, new entries in `batches` keep headers and status but not the body. */
@@ -42,9 +42,11 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   const segments = { ...options.segments };
   const log = options.log ?? (() => {});
   let faults = parseFaults(options.faults ?? {});
+  let graphqlFaults = parseGraphqlFaults(options.graphqlFaults ?? {});
 
   const events: ReceivedEvent[] = [];
   const batches: ReceivedBatch[] = [];
+  const graphql: ReceivedBatch[] = [];
   const sockets = new Set<Socket>();
   const sleepers = new Set<{ timer: NodeJS.Timeout; done: (fired: boolean) => void }>();
   const waiters = new Set<Waiter>();
@@ -177,13 +179,36 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
 
   async function handleGraphql(req: IncomingMessage, res: ServerResponse): Promise<void> {
     counters.graphqlRequests++;
+    const f: GraphqlFaults = { ...graphqlFaults }; // one request sees one fault setting
     const body = await readBody(req);
     if (body === undefined) return;
+    const seen: ReceivedBatch = { headers: { ...req.headers }, body: body.text, status: 0 };
+    if (graphql.length < MAX_BATCH_BODIES) graphql.push(seen);
+    if (f.hang) {
+      log('POST /v3/graphql -> no answer (hang fault)');
+      return;
+    }
+    if (f.latencyMs !== undefined && f.latencyMs > 0 && !(await sleep(f.latencyMs))) return;
+    if (f.body !== undefined) {
+      seen.status = f.status ?? 200;
+      log(`POST /v3/graphql -> ${seen.status} (body fault)`);
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(seen.status, { ...corsHeaders(req), 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(f.body) });
+      res.end(f.body);
+      return;
+    }
+    if (f.status !== undefined) {
+      seen.status = f.status;
+      log(`POST /v3/graphql -> ${f.status} (status fault)`);
+      return sendJson(req, res, f.status, statusBody(f.status, 'status fault'));
+    }
     if (headerValue(req, 'x-api-key') !== apiKey) {
+      seen.status = 401;
       log('POST /v3/graphql -> 401 missing or wrong x-api-key');
       return sendJson(req, res, 401, statusBody(401, 'missing or wrong x-api-key'));
     }
     const answer = answerSegmentsQuery(body.text, segments);
+    seen.status = answer.status;
     if (answer.status !== 200) log(`POST /v3/graphql -> ${answer.status}`);
     sendJson(req, res, answer.status, answer.body);
   }
@@ -254,14 +279,23 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     port,
     events,
     batches,
+    graphql,
     stats: () => ({ ...counters, duplicates: counters.events - counters.distinctIds, openConnections: sockets.size }),
     setFaults: (next) => {
       faults = parseFaults(next);
+    },
+    setGraphqlFaults: (next) => {
+      graphqlFaults = parseGraphqlFaults(next);
+    },
+    setSegments: (userId, names) => {
+      if (names === null) delete segments[userId];
+      else segments[userId] = [...names];
     },
     setDatafile: (sdkKey, datafile) => store.set(sdkKey, datafile),
     reset: () => {
       events.length = 0;
       batches.length = 0;
+      graphql.length = 0;
       ids = new Set();
       counters = emptyStats(sockets.size);
     },

@@ -1,4 +1,4 @@
-import type { CollectorFaults } from './types';
+import type { CollectorFaults, GraphqlFaults } from './types';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -40,6 +40,34 @@ export function parseFaults(input: unknown): CollectorFaults {
         break;
       default:
         throw new Error(`unknown fault "${key}"`);
+    }
+  }
+  return faults;
+}
+
+/** Validates a graphql fault setting and returns a clean copy; unknown keys are errors. */
+export function parseGraphqlFaults(input: unknown): GraphqlFaults {
+  if (!isRecord(input)) throw new Error('graphql faults must be a JSON object');
+  const faults: GraphqlFaults = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (value === undefined) continue;
+    switch (key) {
+      case 'hang':
+        if (typeof value !== 'boolean') throw new Error('graphql fault hang must be a boolean');
+        faults.hang = value;
+        break;
+      case 'latencyMs':
+        faults.latencyMs = checkNumber(key, value, 0, Number.MAX_SAFE_INTEGER, false);
+        break;
+      case 'status':
+        faults.status = checkNumber(key, value, 200, 599, true);
+        break;
+      case 'body':
+        if (typeof value !== 'string') throw new Error('graphql fault body must be a string');
+        faults.body = value;
+        break;
+      default:
+        throw new Error(`unknown graphql fault "${key}"`);
     }
   }
   return faults;

@@ -18,6 +18,18 @@ export interface CollectorFaults {
   maxBodyBytes?: number;
 }
 
+/** Fault injection for `POST /v3/graphql`. Applied in this order: hang, latencyMs, status and body. */
+export interface GraphqlFaults {
+  /** Accept the request but never answer (until the client gives up or the collector closes). */
+  hang?: boolean;
+  /** Delay before answering, in milliseconds. */
+  latencyMs?: number;
+  /** Answer EVERY graphql request with this status (with an ODP-style JSON status body unless `body` is set). */
+  status?: number;
+  /** Answer with this raw text instead of the real answer (status 200 unless `status` is set), e.g. text that is not JSON. */
+  body?: string;
+}
+
 export interface CollectorOptions {
   /** Default 0 (ephemeral); the CLI defaults to 8787. */
   port?: number;
@@ -30,6 +42,7 @@ export interface CollectorOptions {
   log?: (line: string) => void;
   /** User id -> qualified segment names, for POST /v3/graphql. */
   segments?: Record<string, string[]>;
+  graphqlFaults?: GraphqlFaults;
 }
 
 export interface ReceivedEvent {
@@ -75,12 +88,18 @@ export interface Collector {
   events: ReceivedEvent[];
   /** Every POST /v3/events with its raw body text and the status answered. */
   batches: ReceivedBatch[];
+  /** Every POST /v3/graphql with its headers, raw body text and the status answered (0 when unanswered). */
+  graphql: ReceivedBatch[];
   stats(): CollectorStats;
   /** Replaces the fault settings at runtime. Throws on an invalid setting. */
   setFaults(faults: CollectorFaults): void;
+  /** Replaces the graphql fault settings at runtime. Throws on an invalid setting. */
+  setGraphqlFaults(faults: GraphqlFaults): void;
+  /** Sets the segments a user qualifies for in POST /v3/graphql answers; null makes the user unknown. */
+  setSegments(userId: string, segments: string[] | null): void;
   /** Overrides what GET /datafiles/{sdkKey}.json serves; a string is served raw, even if it is not valid JSON. */
   setDatafile(sdkKey: string, datafile: object | string): void;
-  /** Clears events, batches and counters (not faults, datafiles or segments). */
+  /** Clears events, batches, graphql requests and counters (not faults, datafiles or segments). */
   reset(): void;
   /** Resolves once events.length >= n; rejects after timeoutMs (default 5000) or when the collector closes. */
   waitForEvents(n: number, timeoutMs?: number): Promise<void>;

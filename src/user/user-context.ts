@@ -1,0 +1,81 @@
+import { isVuid } from '../identity/vuid';
+import type { SegmentsUserKey } from '../segments/segments-fetcher';
+import type { FetchQualifiedSegmentsOptions, OdpUserAttributes } from '../types';
+
+/** What a user context needs from its client. */
+export interface UserContextHost {
+  /** The user's qualified segments, or null when they could not be fetched; never rejects. */
+  fetchSegments(userKey: SegmentsUserKey, userValue: string, options: FetchQualifiedSegmentsOptions): Promise<string[] | null>;
+}
+
+/** ODP looks a user up by `vuid` when the id is a visitor id, else by `fs_user_id`. */
+export function userKeyFor(userId: string): SegmentsUserKey {
+  return isVuid(userId) ? 'vuid' : 'fs_user_id';
+}
+
+/**
+ * The identifiers of the implicit `identified` event: the user id, plus the client's visitor id
+ * when it has one. The event is worth sending only when this holds two or more identifiers
+ * (it exists to link them), so the visitor id is counted too.
+ */
+export function identifyIdentifiers(userId: string, vuid: string | null): Record<string, string> {
+  const identifiers: Record<string, string> = { [userKeyFor(userId)]: userId };
+  if (vuid && identifiers.vuid === undefined) identifiers.vuid = vuid;
+  return identifiers;
+}
+
+/**
+ * One user of the host application, made by `client.createUserContext(userId, attributes)`:
+ * holds the user's attributes and, once fetched, the ODP segments the user qualifies for.
+ */
+export class OdpUserContext {
+  /** The id ODP knows the user by (`fs_user_id`, or `vuid` for a visitor id). */
+  readonly userId: string;
+  private readonly attributes_: OdpUserAttributes;
+  private segments: readonly string[] | null = null;
+
+  /** Made by `client.createUserContext`; not meant to be called directly. */
+  constructor(
+    userId: string,
+    attributes: OdpUserAttributes,
+    private readonly host: UserContextHost,
+  ) {
+    this.userId = userId;
+    this.attributes_ = { ...attributes };
+  }
+
+  /** A copy of the attributes given to `createUserContext`. */
+  get attributes(): OdpUserAttributes {
+    return { ...this.attributes_ };
+  }
+
+  /** The segments the user qualified for at the last successful fetch; null before one, or when the last fetch failed. */
+  get qualifiedSegments(): readonly string[] | null {
+    return this.segments;
+  }
+
+  /**
+   * Fetches (or takes from the cache) the ODP segments, among those the datafile's audiences use,
+   * that the user qualifies for. Resolves `true` on success, `false` when it failed (the reason is
+   * logged and `qualifiedSegments` becomes null). Never rejects.
+   */
+  async fetchQualifiedSegments(options?: FetchQualifiedSegmentsOptions): Promise<boolean> {
+    try {
+      const given: Partial<Record<keyof FetchQualifiedSegmentsOptions, unknown>> = typeof options === 'object' && options !== null ? options : {};
+      const segments = await this.host.fetchSegments(userKeyFor(this.userId), this.userId, {
+        ignoreCache: given.ignoreCache === true,
+        resetCache: given.resetCache === true,
+      });
+      this.segments = segments ? Object.freeze([...segments]) : null;
+    } catch {
+      // The host never rejects; this guards a hostile options object (a throwing getter).
+      this.segments = null;
+    }
+    return this.segments !== null;
+  }
+
+  /** True when the last successful fetch found the user in `segment`. */
+  isQualifiedFor(segment: string): boolean {
+    return this.segments !== null && this.segments.includes(segment);
+  }
+}
