@@ -1,6 +1,8 @@
 // Builds from tsc's output in build/ (scripts/build.mjs runs tsc first):
 // Node ESM + CJS, browser ESM, a UMD bundle (global `odpSdk`), the collector CLI, and bundled types.
+import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { join } from 'node:path';
 import commonjs from '@rollup/plugin-commonjs';
 import resolve from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
@@ -9,7 +11,47 @@ import { dts } from 'rollup-plugin-dts';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
 const runtimeDeps = ['p-queue', 'uuid'];
 const isDep = (id) => runtimeDeps.some((dep) => id === dep || id.startsWith(`${dep}/`));
-const terserOptions = { ecma: 2020, module: false, compress: { passes: 2 }, format: { comments: false } };
+
+/**
+ * Browser bundles: p-queue's two dependencies are swapped for small stand-ins (see their doc
+ * comments in src/platform/browser/vendor/); p-queue itself and uuid are bundled as they are.
+ */
+const browserShims = {
+  name: 'browser-shims',
+  resolveId: (id) =>
+    ({ eventemitter3: 'build/platform/browser/vendor/event-emitter.js', 'p-timeout': 'build/platform/browser/vendor/p-timeout.js' })[id] ?? null,
+};
+const browserPlugins = () => [browserShims, resolve({ browser: true, exportConditions: ['browser', 'import', 'default'] }), commonjs()];
+
+/**
+ * Names of `private` members, read from tsc's declarations in build/, less every name that is
+ * also declared public somewhere: the minified UMD shortens these (terser property mangling).
+ * TypeScript's `private` is the naming convention, so nothing needs renaming by hand.
+ */
+function privateMemberNames() {
+  const priv = new Set();
+  const pub = new Set();
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (path.endsWith('.d.ts')) {
+        for (const line of readFileSync(path, 'utf8').split('\n')) {
+          const member = /^\s+(private )?(?:(?:readonly|static|protected|get|set) )*([A-Za-z_$][\w$]*)\??[(:;<]/.exec(line);
+          if (member) (member[1] ? priv : pub).add(member[2]);
+        }
+      }
+    }
+  };
+  walk('build');
+  return [...priv].filter((name) => !pub.has(name)).sort();
+}
+
+const terserOptions = { ecma: 2020, module: false, compress: { passes: 3 }, format: { comments: false } };
+const umdTerserOptions = () => ({
+  ...terserOptions,
+  mangle: { properties: { regex: new RegExp(`^(?:${privateMemberNames().join('|')})$`) } },
+});
 
 /** tsc keeps the CLI's shebang; rollup wants it only as a banner. */
 const stripShebang = {
@@ -34,13 +76,13 @@ export default [
   // Browser ESM for bundlers and <script type="module">: self-contained.
   {
     input: 'build/index.browser.js',
-    plugins: [resolve({ browser: true, exportConditions: ['browser', 'import', 'default'] }), commonjs()],
+    plugins: browserPlugins(),
     output: { file: 'dist/browser/index.mjs', format: 'es' },
   },
   // Script tag: UMD with the global `odpSdk`, plain and minified.
   {
     input: 'build/index.browser.js',
-    plugins: [resolve({ browser: true, exportConditions: ['browser', 'import', 'default'] }), commonjs()],
+    plugins: browserPlugins(),
     output: [
       { file: 'dist/odp-sdk.umd.js', format: 'umd', name: 'odpSdk', exports: 'named' },
       {
@@ -49,7 +91,7 @@ export default [
         name: 'odpSdk',
         exports: 'named',
         sourcemap: true,
-        plugins: [terser(terserOptions)],
+        plugins: [terser(umdTerserOptions())],
       },
     ],
   },

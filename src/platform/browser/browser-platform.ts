@@ -2,6 +2,7 @@ import { v4 as uuidv4 } from 'uuid';
 import { createFetchTransport } from '../../transport/fetch-transport';
 import type { Platform } from '../platform';
 import { createLocalStorage } from './local-storage';
+import { createPageLifecycle } from './page-lifecycle';
 
 /** Browsers: the page's own `fetch` (the browser limits connections itself). */
 export const browserPlatform: Platform = {
@@ -12,4 +13,5 @@ export const browserPlatform: Platform = {
   },
   newId: () => uuidv4(),
   storage: typeof window === 'undefined' ? undefined : createLocalStorage(),
+  page: createPageLifecycle(),
 };

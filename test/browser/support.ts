@@ -1,0 +1,102 @@
+// Shared by the browser tests: a static server for the repository (pages on one origin), the
+// collector on another port (so every POST is cross-origin, with a preflight), and Chromium.
+import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize } from 'node:path';
+import { chromium, type Browser, type LaunchOptions, type Page } from 'playwright-core';
+import { startCollector, type Collector } from '../../src/collector/collector';
+import { ROOT } from '../support/helpers';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+};
+
+export interface StaticServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves the repository's files from 127.0.0.1; `/blank.html` is a page without the SDK, to navigate to. */
+export async function startStaticServer(): Promise<StaticServer> {
+  const server: Server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    if (path === '/blank.html') {
+      res.writeHead(200, { 'content-type': TYPES['.html'] });
+      res.end('<!doctype html><title>blank</title><p>no SDK here</p>');
+      return;
+    }
+    if (path.includes('..')) {
+      res.writeHead(403).end();
+      return;
+    }
+    readFile(join(ROOT, path)).then(
+      (body) => {
+        // No 'unsafe-eval': a bundle that used eval or new Function would fail here (CSP-safe).
+        res.writeHead(200, {
+          'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
+          'cache-control': 'no-store',
+          'content-security-policy': "script-src 'self' 'unsafe-inline'",
+        });
+        res.end(body);
+      },
+      () => res.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo; // a TCP server's address() is an AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
+
+export function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, ...options });
+}
+
+/** The example pages take the collector's address (and more) from the query string. */
+export function exampleUrl(site: StaticServer, collector: Collector, page: 'script-tag/index.html' | 'spa/index.html', query: Record<string, string> = {}): string {
+  const params = new URLSearchParams({ collector: collector.url, sdkKey: 'BrowserTestKey', ...query });
+  return `${site.url}/examples/${page}?${params}`;
+}
+
+/** Waits for the page's client to be ready (the example pages expose it as `window.odpClient`). */
+export async function waitForClient(page: Page): Promise<void> {
+  await page.waitForFunction(() => (window as unknown as { odpClient?: { isReady(): boolean } }).odpClient?.isReady() === true, undefined, {
+    timeout: 10_000,
+  });
+}
+
+/** Waits for `n` events at the collector; on timeout the error carries its stats and what the pages logged. */
+export async function expectEvents(collector: Collector, n: number, timeoutMs = 10_000, logs: string[] = []): Promise<void> {
+  try {
+    await collector.waitForEvents(n, timeoutMs);
+  } catch {
+    throw new Error(`expected ${n} events at the collector; it has ${collector.events.length}.\ncollector stats: ${describeCollector(collector)}\npage console:\n${logs.join('\n')}`);
+  }
+}
+
+export function describeCollector(collector: Collector): string {
+  return JSON.stringify({ ...collector.stats(), batchStatuses: collector.batches.map((batch) => batch.status) });
+}
+
+/** Distinct idempotence ids among the events received. */
+export function distinctIds(collector: Collector): number {
+  return new Set(collector.events.map((event) => event.data.idempotence_id)).size;
+}
+
+/** Resolves after `ms`, for the few places where nothing can be awaited (proving that nothing more arrives). */
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export { startCollector };
+export type { Collector };
