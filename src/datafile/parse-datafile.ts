@@ -18,6 +18,15 @@ const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
  * is not a datafile at all; a datafile without a usable ODP integration is still valid.
  */
 export function parseDatafile(input: unknown, allowInsecureHost: boolean): ParsedDatafile | Error {
+  try {
+    return readDatafile(input, allowInsecureHost);
+  } catch {
+    // A datafile object from the host can throw when read (a getter, a proxy): a bad datafile, not a crash.
+    return new Error('the datafile could not be read (a property threw when read)');
+  }
+}
+
+function readDatafile(input: unknown, allowInsecureHost: boolean): ParsedDatafile | Error {
   let json: unknown = input;
   if (typeof input === 'string') {
     try {
