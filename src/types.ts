@@ -64,6 +64,15 @@ export interface OdpOptions {
   maxEventBytes?: number;
   /** Accept a plain `http:` ODP host that is not a loopback address. Default `false`. */
   allowInsecureHost?: boolean;
+  /**
+   * Browsers: most bytes of JSON of undelivered events kept in localStorage (per ODP public key)
+   * so that the next page load sends them; older events are kept first. `0` keeps none. Default 262,144.
+   */
+  maxStoredBytes?: number;
+  /** Users whose qualified segments are cached (least recently used go first); `0` turns the cache off. Default 10,000. */
+  segmentsCacheSize?: number;
+  /** How long a cached segments answer is used, in ms; `0` keeps it until evicted. Default 600,000 (10 minutes). */
+  segmentsCacheTimeoutMs?: number;
 }
 
 /** What `createInstance` takes: a datafile, or an `sdkKey` to fetch one. */
@@ -123,6 +132,8 @@ export interface OdpStats {
   requests: number;
   /** Requests that were retries of a failed one. */
   retries: number;
+  /** Browsers: writes of undelivered events to localStorage that failed (quota, storage disabled). */
+  storageErrors?: number;
 }
 
 /** ODP settings read from a datafile. */
@@ -153,4 +164,15 @@ export interface OnReadyOptions {
 export interface CloseOptions {
   /** How long delivery may go on before what is left is dropped as `closed`, in ms. */
   timeoutMs?: number;
+}
+
+/** What a user context keeps about its user; this SDK stores them for the caller and sends none of them. */
+export type OdpUserAttributes = Record<string, string | number | boolean | null>;
+
+/** Options of `OdpUserContext.fetchQualifiedSegments`. */
+export interface FetchQualifiedSegmentsOptions {
+  /** Ask ODP now: neither read nor write the segments cache (nor share another fetch's request). */
+  ignoreCache?: boolean;
+  /** Empty the whole segments cache first, then fetch and cache the fresh answer. */
+  resetCache?: boolean;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startCollector, type Collector } from '../src/collector/collector';
-import { createInstance } from '../src/index';
+import { createInstance, type OdpStats } from '../src/index';
 import { API_KEY, assertBalanced, captureLogger, fixtureDatafile, ROOT } from './support/helpers';
 
 let collector: Collector;
@@ -26,10 +26,10 @@ describe('lifecycle', () => {
     assert.equal(client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'late' } })?.code, 'closed');
   });
 
-  test('a child Node process exits by itself right after `await close()`, every event delivered', async () => {
+  async function runChild(env: Record<string, string>) {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/close-and-exit.ts'], {
       cwd: ROOT,
-      env: { ...process.env, COLLECTOR_URL: collector.url, API_KEY, EVENTS: '250' },
+      env: { ...process.env, COLLECTOR_URL: collector.url, API_KEY, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';
@@ -49,13 +49,26 @@ describe('lifecycle', () => {
       });
     });
     assert.equal(exitCode, 0);
-    assert.ok(closedAt > 0, output);
+    assert.ok(closedAt > 0, `close() never resolved: the process exited first; output: ${output}`);
     const lingered = Date.now() - closedAt;
     assert.ok(lingered < 2000, `the process lingered ${lingered} ms after close()`);
-    const stats = JSON.parse(output.slice(output.indexOf('{'))) as { delivered: number; accepted: number };
+    return JSON.parse(output.slice(output.indexOf('{'))) as OdpStats;
+  }
+
+  test('a child Node process exits by itself right after `await close()`, every event delivered', async () => {
+    const stats = await runChild({ EVENTS: '250' });
     assert.equal(stats.accepted, 250);
     assert.equal(stats.delivered, 250);
     assert.equal(collector.stats().distinctIds, 250);
+  });
+
+  test('during an outage, `await close()` keeps Node alive through retry backoffs until its deadline, then reports the drops', async () => {
+    collector.setFaults({ status: 503 });
+    const stats = await runChild({ EVENTS: '20', CLOSE_TIMEOUT: '1200' });
+    assert.equal(stats.accepted, 20);
+    assert.equal(stats.delivered, 0);
+    assert.equal(stats.droppedByReason.closed, 20);
+    assert.ok(collector.stats().requests >= 2, 'it kept retrying until the deadline');
   });
 
   test('the stats invariant holds at every moment of a run with failures', async () => {

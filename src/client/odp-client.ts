@@ -5,7 +5,7 @@ import { DatafileManager } from '../datafile/datafile-manager';
 import { Dispatcher } from '../dispatcher/dispatcher';
 import { buildEvent, type BuildContext, type RawEvent } from '../event/build-event';
 import { OdpError, type OdpErrorCode } from '../event/odp-error';
-import type { Platform } from '../platform/platform';
+import type { PageLifecycle, Platform } from '../platform/platform';
 import { BatchQueue } from '../queue/batch-queue';
 import { FlushScheduler } from '../scheduler/flush-scheduler';
 import { StatsTracker } from '../stats/stats-tracker';
@@ -19,10 +19,18 @@ import type {
   OdpIdentifiers,
   OdpSettings,
   OdpStats,
+  OdpWireEvent,
   OnReadyOptions,
 } from '../types';
 import { loadOrCreateVuid, VUID_STORAGE_KEY } from '../identity/vuid';
+import { SegmentsManager } from '../segments/segments-manager';
+import { segmentsFromDatafile } from '../segments/segments-from-datafile';
+import { identifyIdentifiers, OdpUserContext } from '../user/user-context';
+import type { OdpUserAttributes } from '../types';
 import { resolveOptions, type ResolvedOptions } from './options';
+
+/** Segments fetches for different users may run side by side. */
+const SEGMENTS_MAX_SOCKETS = 8;
 
 /**
  * The client: validates events and hands them to the queue. Everything after that (batching,
@@ -40,13 +48,19 @@ export class OdpClient {
   private readonly datafiles: DatafileManager;
   private readonly buildContext: BuildContext;
   private readonly vuid: string | null;
+  private readonly segments: SegmentsManager;
   private odp: OdpSettings | null = null;
   private ready = false;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly readyWaiters = new Set<() => void>();
+  private unwatchPage: (() => void) | undefined;
+  private cancelSave: (() => void) | undefined;
 
-  constructor(config: OdpClientConfig | undefined, platform: Platform) {
+  constructor(
+    config: OdpClientConfig | undefined,
+    private readonly platform: Platform,
+  ) {
     const { options, problems } = resolveOptions(config);
     this.options = options;
     this.logger = new SafeLogger(options.logger, options.logLevel);
@@ -61,7 +75,15 @@ export class OdpClient {
       this.vuid = null;
       platform.storage?.remove(VUID_STORAGE_KEY);
     }
-    this.dispatcher = new Dispatcher(odp, this.transport, platform.schedule, this.stats_, this.logger, this.emitter);
+    const page = platform.page;
+    this.dispatcher = new Dispatcher({ ...odp, keepaliveBytes: page?.keepaliveBytes }, this.transport, platform.schedule, this.stats_, this.logger, this.emitter);
+    if (page) this.watchPage(page);
+    this.segments = new SegmentsManager(
+      { disabled: odp.disabled, cacheSize: odp.segmentsCacheSize, cacheTimeoutMs: odp.segmentsCacheTimeoutMs, requestTimeoutMs: odp.requestTimeoutMs },
+      // Its own transport: a segments fetch is on the caller's decision path and must not queue behind event batches.
+      () => platform.createTransport({ maxSockets: SEGMENTS_MAX_SOCKETS }),
+      this.logger,
+    );
     this.datafiles = new DatafileManager(
       {
         datafile: options.datafile,
@@ -121,7 +143,12 @@ export class OdpClient {
   /** Sends everything queued so far; resolves (never rejects) once each of those events is delivered or dropped. */
   async flush(): Promise<void> {
     this.cutBatch();
-    await this.dispatcher.flush();
+    const release = this.platform.holdOpen?.();
+    try {
+      await this.dispatcher.flush();
+    } finally {
+      release?.();
+    }
   }
 
   /**
@@ -132,25 +159,72 @@ export class OdpClient {
   close(options: CloseOptions = {}): Promise<void> {
     if (!this.closing) {
       this.closed = true;
+      this.unwatchPage?.();
       const timeoutMs = typeof options?.timeoutMs === 'number' && options.timeoutMs >= 0 ? options.timeoutMs : this.options.closeTimeoutMs;
       this.datafiles.stop();
+      this.segments.close();
       this.cutBatch();
-      this.closing = this.dispatcher.close(timeoutMs).catch((error: unknown) => {
-        this.logger.error(`close failed: ${String(error)}`);
-      });
+      const release = this.platform.holdOpen?.();
+      this.closing = this.dispatcher
+        .close(timeoutMs)
+        .catch((error: unknown) => {
+          this.logger.error(`close failed: ${String(error)}`);
+        })
+        .finally(() => release?.());
     }
     return this.closing;
   }
 
   /** Counters: accepted, delivered, dropped (by reason), rejected calls (by code), queued, in flight, requests. */
   stats(): OdpStats {
-    return this.stats_.snapshot();
+    const stats = this.stats_.snapshot();
+    const journal = this.platform.page?.journal;
+    if (journal) stats.storageErrors = journal.errors;
+    return stats;
   }
 
   /** Listens to `ready`, `delivered`, `dropped` or `datafileUpdate`; returns a function that unsubscribes. */
   on<K extends keyof OdpClientEvents>(name: K, listener: (payload: OdpClientEvents[K]) => void): () => void {
     if (typeof listener !== 'function') return () => {};
     return this.emitter.on(name, listener);
+  }
+
+  /**
+   * A context for one user, whose qualified ODP segments it can fetch. Sends the implicit
+   * `identified` event when the user id and the visitor id make two identifiers to link.
+   * Returns null, with a warning, before the client is ready (the identify event is discarded
+   * too) or for a user id that is not a non-empty string. Never throws.
+   */
+  createUserContext(userId: string, attributes?: OdpUserAttributes): OdpUserContext | null {
+    try {
+      if (!this.ready) {
+        this.logger.warn('createUserContext: the datafile is not ready yet; no user context was made and its identified event was discarded (await client.onReady() first)');
+        // Counted like every event discarded before ready, when there was one to send.
+        if (typeof userId === 'string' && userId !== '' && Object.keys(identifyIdentifiers(userId, this.vuid)).length >= 2) {
+          this.refuse('sdkNotReady', 'the datafile is not ready yet; the identified event was discarded');
+        }
+        return null;
+      }
+      if (typeof userId !== 'string' || userId === '') {
+        this.logger.error('createUserContext: userId must be a non-empty string');
+        return null;
+      }
+      const isObject = typeof attributes === 'object' && attributes !== null && !Array.isArray(attributes);
+      if (attributes !== undefined && !isObject) this.logger.warn('createUserContext: attributes must be an object; none were kept');
+      const user = new OdpUserContext(userId, isObject ? attributes : {}, {
+        fetchSegments: (userKey, userValue, options) => this.segments.fetch(userKey, userValue, options),
+      });
+      const identifiers = identifyIdentifiers(userId, this.vuid);
+      if (Object.keys(identifiers).length >= 2 && !this.options.odp.disabled && this.odp) {
+        const error = this.sendOdpEvent({ type: 'fullstack', action: 'identified', identifiers });
+        if (error) this.logger.warn(`the identified event was not sent: ${error.message}`);
+      }
+      return user;
+    } catch (error) {
+      // Unreachable by design (a hostile attributes object at most); nothing escapes to the host.
+      this.logger.error(`createUserContext failed: ${String(error)}`);
+      return null;
+    }
   }
 
   /** The visitor id when `vuid: true` was configured, else null. */
@@ -189,7 +263,65 @@ export class OdpClient {
     const length = this.queue.push(event);
     if (length >= this.options.odp.batchSize) this.cutBatch();
     else if (length === 1) this.scheduler.arm();
+    this.changed();
     return null;
+  }
+
+  /** Browsers: hiding the page sends what waits with keep-alive; the journal keeps what is undelivered for the next page load. */
+  private watchPage(page: PageLifecycle): void {
+    const dispatcher = this.dispatcher;
+    dispatcher.setOnline(page.online());
+    dispatcher.onChange = () => this.changed();
+    this.unwatchPage = page.watch({
+      hide: (leaving, persisted) => {
+        this.cutBatch();
+        dispatcher.pageHidden(leaving);
+        this.save(leaving && !persisted);
+      },
+      show: () => {
+        dispatcher.pageShown();
+        this.save(false);
+      },
+      online: (online) => dispatcher.setOnline(online),
+    });
+  }
+
+  /** Undelivered events changed: journal them once the current task is done. */
+  private changed(): void {
+    if (this.platform.page?.journal) this.cancelSave ??= this.platform.schedule(() => this.save(false), 0);
+  }
+
+  private save(leaving: boolean): void {
+    this.cancelSave?.();
+    this.cancelSave = undefined;
+    const journal = this.platform.page?.journal;
+    if (!journal) return;
+    // The queue holds less than a batch and has no peek: take and put back.
+    const queued = this.queue.take();
+    for (const event of queued) this.queue.push(event);
+    const byKey: Record<string, OdpWireEvent[]> = {};
+    for (const { odp, events } of [...this.dispatcher.held(), { odp: this.odp, events: queued }]) {
+      if (odp) (byKey[odp.publicKey] ??= []).push(...events);
+    }
+    journal.save(byKey, this.options.odp.maxStoredBytes, leaving);
+  }
+
+  /** Events an earlier page left undelivered go out first, with their original ids. */
+  private restore(odp: OdpSettings): void {
+    const events = this.platform.page?.journal?.claim(odp.publicKey) ?? [];
+    if (!events.length) return;
+    let lost = 0;
+    for (const event of events) {
+      if (this.stats_.held >= this.options.odp.queueSize) {
+        lost++;
+        continue;
+      }
+      this.stats_.accept();
+      if (this.queue.push(event) >= this.options.odp.batchSize) this.cutBatch();
+    }
+    this.cutBatch();
+    this.logger.info(`sending ${events.length} events an earlier page left undelivered`);
+    if (lost) this.logger.warn(`${lost} stored events were discarded: the queue is full (odp.queueSize)`);
   }
 
   private refuse(code: OdpErrorCode, message: string, error: OdpError = new OdpError(code, message)): OdpError {
@@ -216,10 +348,12 @@ export class OdpClient {
     }
     if (next) this.logger.addSecret(next.publicKey);
     this.odp = next;
+    this.segments.configure(next, segmentsFromDatafile(datafile.json));
     this.emitter.emit('datafileUpdate', { revision: datafile.revision, odp: next });
     if (!this.ready) {
       this.ready = true;
       this.logger.info('ready');
+      if (next && !this.options.odp.disabled) this.restore(next);
       this.emitter.emit('ready', { odp: next });
       for (const resolve of [...this.readyWaiters]) resolve();
       if (this.vuid && next && !this.options.odp.disabled) {

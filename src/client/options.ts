@@ -22,6 +22,9 @@ export interface ResolvedOptions {
     maxConcurrentRequests: number;
     maxEventBytes: number;
     allowInsecureHost: boolean;
+    maxStoredBytes: number;
+    segmentsCacheSize: number;
+    segmentsCacheTimeoutMs: number;
   };
 }
 
@@ -42,6 +45,9 @@ export const DEFAULTS = {
     maxConcurrentRequests: 1,
     maxEventBytes: 32_768,
     allowInsecureHost: false,
+    maxStoredBytes: 262_144,
+    segmentsCacheSize: 10_000,
+    segmentsCacheTimeoutMs: 600_000,
   },
 };
 
@@ -110,6 +116,9 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
       maxConcurrentRequests: count(odp.maxConcurrentRequests, 'odp.maxConcurrentRequests', d.maxConcurrentRequests, 1),
       maxEventBytes: count(odp.maxEventBytes, 'odp.maxEventBytes', d.maxEventBytes, 256),
       allowInsecureHost: flag(odp.allowInsecureHost, 'odp.allowInsecureHost', d.allowInsecureHost),
+      maxStoredBytes: count(odp.maxStoredBytes, 'odp.maxStoredBytes', d.maxStoredBytes, 0),
+      segmentsCacheSize: count(odp.segmentsCacheSize, 'odp.segmentsCacheSize', d.segmentsCacheSize, 0),
+      segmentsCacheTimeoutMs: count(odp.segmentsCacheTimeoutMs, 'odp.segmentsCacheTimeoutMs', d.segmentsCacheTimeoutMs, 0),
     },
   };
   return { options, problems };

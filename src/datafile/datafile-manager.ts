@@ -40,11 +40,11 @@ export class DatafileManager {
   /** Takes the given datafile synchronously, or starts fetching. */
   start(): void {
     const { datafile, sdkKey } = this.source;
-    if (datafile !== undefined) {
-      this.take(datafile, 'the given datafile');
-    } else if (sdkKey) {
+    if (datafile !== undefined) this.take(datafile, 'the given datafile');
+    // With both, the given datafile serves at once and the sdkKey keeps it up to date.
+    if (sdkKey) {
       void this.fetch();
-    } else {
+    } else if (datafile === undefined) {
       this.logger.error('createInstance needs a datafile or an sdkKey; the client will never be ready');
     }
   }

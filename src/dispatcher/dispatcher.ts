@@ -4,6 +4,7 @@ import type { SafeLogger } from '../core/logger';
 import type { Platform } from '../platform/platform';
 import type { StatsTracker } from '../stats/stats-tracker';
 import { TransportError, type HttpResponse, type Transport } from '../transport/transport';
+import { utf8Length } from '../event/build-event';
 import type { DropReason, OdpClientEvents, OdpSettings, OdpWireEvent } from '../types';
 import { backoffDelay, parseRetryAfter } from './backoff';
 import { classifyStatus } from './classify';
@@ -14,6 +15,8 @@ export interface DispatcherOptions {
   maxRetries: number;
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /** Browsers: bytes of bodies that may be in flight as keep-alive requests (they outlive the page); 0 or absent: none. */
+  keepaliveBytes?: number;
 }
 
 /** A batch on its way: it keeps its body and its ODP settings across retries. */
@@ -25,6 +28,8 @@ interface Job {
   body: string | undefined;
   state: 'queued' | 'inFlight' | 'waiting' | 'done';
   cancelWait: (() => void) | undefined;
+  /** In flight as a keep-alive request: the browser delivers it even if the page goes. */
+  keepalive: boolean;
   done: Promise<void>;
   settle: () => void;
 }
@@ -44,8 +49,17 @@ export class Dispatcher {
   /** Retries and split halves jump the lane: each gets a higher priority than anything queued. */
   private frontPriority = PRIORITY_NEW;
   private consecutiveFailures = 0;
-  private closing = false;
   private abandoned = false;
+  /** When close() gives up (ms since the epoch); retries are pulled in before it. */
+  private deadlineAt = Infinity;
+  private keepaliveInFlight = 0;
+  /** `pagehide`s so far: a keep-alive request that fails after one was handed to the browser. */
+  private pageHides = 0;
+  private offline = false;
+  /** The page was left: only keep-alive requests may start (a plain one could be cut off, or duplicate the journal). */
+  private left = false;
+  /** Called when the set of undelivered events changes (browsers keep it in a journal). */
+  onChange: (() => void) | undefined;
 
   constructor(
     private readonly options: DispatcherOptions,
@@ -61,6 +75,68 @@ export class Dispatcher {
   /** Takes a batch of accepted (already counted as queued) events. */
   dispatch(events: OdpWireEvent[], odp: OdpSettings): void {
     this.enqueue(this.createJob(events, odp), PRIORITY_NEW);
+    this.onChange?.();
+  }
+
+  /**
+   * Browsers, the page is hidden or left: batches waiting for a slot or a retry go out now as
+   * keep-alive requests, cut to fit the budget; what does not fit stays, in order (the journal keeps it).
+   */
+  pageHidden(leaving: boolean): void {
+    if (leaving) {
+      this.pageHides++;
+      this.left = true;
+      this.lane.pause();
+    }
+    const budget = this.options.keepaliveBytes ?? 0;
+    if (this.offline || !budget) return;
+    for (const job of [...this.outstanding]) {
+      if (job.state !== 'queued' && job.state !== 'waiting') continue;
+      let bytes = this.keepaliveInFlight + 1;
+      let fit = 0;
+      for (const event of job.events) {
+        bytes += utf8Length(JSON.stringify(event)) + 1; // the event and its ',' or ']'
+        if (bytes > budget) break;
+        fit++;
+      }
+      if (!fit) break;
+      if (job.state === 'waiting') {
+        job.cancelWait?.();
+        this.waiting--;
+      }
+      job.state = 'queued';
+      if (fit < job.events.length) {
+        this.enqueue(this.createJob(job.events.slice(fit), job.odp), ++this.frontPriority);
+        job.events = job.events.slice(0, fit);
+        job.body = undefined;
+      }
+      void this.send(job); // a copy of it may still sit in the lane: send() skips it then
+    }
+    this.startLane();
+  }
+
+  /** Browsers: the page came back from the back/forward cache. */
+  pageShown(): void {
+    this.left = false;
+    this.startLane();
+  }
+
+  /** Browsers: no request goes out while offline (no retry storm); back online, what waits goes at once. */
+  setOnline(online: boolean): void {
+    this.offline = !online;
+    if (!online) return this.lane.pause();
+    this.consecutiveFailures = 0;
+    for (const job of [...this.outstanding]) if (job.state === 'waiting') this.resume(job);
+    this.startLane();
+  }
+
+  private startLane(): void {
+    if (!this.waiting && !this.offline && !this.left) this.lane.start();
+  }
+
+  /** Undelivered events not handed to a keep-alive request, with their ODP settings. */
+  held(): Array<{ odp: OdpSettings; events: OdpWireEvent[] }> {
+    return [...this.outstanding].filter((job) => !job.keepalive);
   }
 
   /** Resolves once every batch dispatched so far is delivered or dropped. */
@@ -74,7 +150,7 @@ export class Dispatcher {
    * what is undelivered then is dropped as `closed`. Resolves when nothing is outstanding.
    */
   async close(timeoutMs: number): Promise<void> {
-    this.closing = true;
+    this.deadlineAt = Date.now() + timeoutMs;
     for (const job of this.outstanding) {
       if (job.state === 'waiting') this.resume(job);
     }
@@ -94,7 +170,7 @@ export class Dispatcher {
     const done = new Promise<void>((resolve) => {
       settle = resolve;
     });
-    const job: Job = { events, odp, failures: 0, body: undefined, state: 'queued', cancelWait: undefined, done, settle };
+    const job: Job = { events, odp, failures: 0, body: undefined, state: 'queued', cancelWait: undefined, keepalive: false, done, settle };
     this.outstanding.add(job);
     return job;
   }
@@ -110,6 +186,14 @@ export class Dispatcher {
     const count = job.events.length;
     this.stats.send(count, job.failures > 0);
     job.body ??= JSON.stringify(job.events);
+    const bytes = this.options.keepaliveBytes ? utf8Length(job.body) : 0;
+    const keepalive = bytes > 0 && this.keepaliveInFlight + bytes <= this.options.keepaliveBytes!;
+    const hides = this.pageHides;
+    if (keepalive) {
+      this.keepaliveInFlight += bytes;
+      job.keepalive = true;
+      this.onChange?.();
+    }
     let response: HttpResponse | undefined;
     let failure: TransportError | undefined;
     try {
@@ -119,11 +203,21 @@ export class Dispatcher {
         headers: { 'content-type': 'application/json', 'x-api-key': job.odp.publicKey },
         body: job.body,
         timeoutMs: this.options.requestTimeoutMs,
+        keepalive,
       });
     } catch (error) {
       failure = error instanceof TransportError ? error : new TransportError('network', String(error));
     }
+    if (keepalive) this.keepaliveInFlight -= bytes;
+    job.keepalive = false;
     if (job.state !== 'inFlight') return; // abandoned at the deadline meanwhile
+    if (!response && keepalive && hides !== this.pageHides) {
+      // The page was left meanwhile: the browser still delivers it (Chromium), so a retry would duplicate it.
+      this.stats.deliver(count);
+      this.finish(job);
+      this.logger.info(`handed ${count} events to the browser as the page was left`);
+      return;
+    }
     if (!response) {
       this.fail(job, `${failure?.kind ?? 'network'} error: ${failure?.message ?? 'unknown'}`, undefined, undefined);
       return;
@@ -163,13 +257,20 @@ export class Dispatcher {
     }
     this.consecutiveFailures++;
     const backoff = backoffDelay(this.consecutiveFailures, this.options.initialBackoffMs, this.options.maxBackoffMs);
-    const delay = Math.max(backoff, retryAfterMs ?? 0);
+    let delay = Math.max(backoff, retryAfterMs ?? 0);
+    const remaining = this.deadlineAt - Date.now();
+    if (delay > remaining) {
+      // A retry after close()'s deadline could only be dropped: try before it, yet never sooner
+      // than the first backoff step (so the retry budget is not burnt) nor than Retry-After.
+      delay = Math.round(Math.max(remaining / 2, this.options.initialBackoffMs, retryAfterMs ?? 0));
+    }
     this.logger.info(`sending ${job.events.length} events failed (${why}); retry ${job.failures} in ${delay} ms`);
     this.stats.requeue(job.events.length);
     job.state = 'waiting';
     this.waiting++;
     this.lane.pause();
-    job.cancelWait = this.schedule(() => this.resume(job), this.closing ? Math.min(delay, this.options.initialBackoffMs) : delay);
+    job.cancelWait = this.schedule(() => this.resume(job), delay);
+    this.onChange?.();
   }
 
   private resume(job: Job): void {
@@ -177,7 +278,7 @@ export class Dispatcher {
     job.cancelWait = undefined;
     this.waiting--;
     this.enqueue(job, ++this.frontPriority);
-    if (this.waiting === 0) this.lane.start();
+    this.startLane();
   }
 
   /** 413: halve the batch; a single event that is still too large is dropped. */
@@ -210,6 +311,7 @@ export class Dispatcher {
     job.state = 'done';
     this.outstanding.delete(job);
     job.settle();
+    this.onChange?.();
   }
 
   /** The deadline passed: drop what waits, abort what is in flight. */

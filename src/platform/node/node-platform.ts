@@ -11,4 +11,8 @@ export const nodePlatform: Platform = {
     return () => clearTimeout(timer);
   },
   newId: () => uuidv4(),
+  holdOpen() {
+    const keeper = setInterval(() => {}, 1 << 30);
+    return () => clearInterval(keeper);
+  },
 };
