@@ -12,37 +12,43 @@ export function createHttpTransport(options: { maxSockets: number }): Transport 
   const httpsAgent = new https.Agent(agentOptions);
   const active = new Set<http.ClientRequest>();
   let lastUrl = '';
-  let lastParsed: URL | undefined;
+  let lastTarget: Target | undefined;
 
-  function parse(url: string): URL {
-    // Events go to one host over and over: parse its URL once.
-    if (url !== lastUrl || !lastParsed) {
-      lastParsed = new URL(url);
+  function parse(url: string): Target {
+    // Events go to one host over and over: parse its URL, and what a request needs of it, once.
+    if (url !== lastUrl || !lastTarget) {
+      const parsed = new URL(url);
+      lastTarget = {
+        secure: parsed.protocol === 'https:',
+        hostname: parsed.hostname.replace(/^\[|\]$/g, ''),
+        port: parsed.port || undefined,
+        path: parsed.pathname + parsed.search,
+      };
       lastUrl = url;
     }
-    return lastParsed;
+    return lastTarget;
   }
 
   return {
     request(request: HttpRequest): Promise<HttpResponse> {
       return new Promise((resolve, reject) => {
-        let url: URL;
+        let url: Target;
         try {
           url = parse(request.url);
         } catch {
           reject(new TransportError('network', 'invalid URL'));
           return;
         }
-        const secure = url.protocol === 'https:';
+        const secure = url.secure;
         const headers: Record<string, string | number> = { ...request.headers };
         if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
         let failure: TransportError | undefined;
         const req = (secure ? https : http).request({
           agent: secure ? httpsAgent : httpAgent,
           method: request.method,
-          hostname: url.hostname.replace(/^\[|\]$/g, ''),
-          port: url.port || undefined,
-          path: url.pathname + url.search,
+          hostname: url.hostname,
+          port: url.port,
+          path: url.path,
           headers,
         });
         active.add(req);
@@ -56,19 +62,25 @@ export function createHttpTransport(options: { maxSockets: number }): Transport 
           active.delete(req);
         };
         req.on('response', (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            body += chunk;
+          // Buffers decoded once at the end: no StringDecoder per response (answers are one small chunk).
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => {
+            chunks.push(chunk);
           });
           res.on('end', () => {
             finish();
             const status = res.statusCode ?? 0;
+            const body = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
             resolve({ status, header: (name) => headerValue(res.headers[name]), body });
           });
-          res.on('error', () => {
+          // A connection cut mid-answer must settle the request too, whichever event Node emits.
+          const cut = () => {
             finish();
             reject(failure ?? new TransportError('network', 'the connection closed mid-answer'));
+          };
+          res.on('error', cut);
+          res.on('close', () => {
+            if (!res.complete) cut();
           });
         });
         req.on('error', (error: Error & { code?: string }) => {
@@ -86,6 +98,15 @@ export function createHttpTransport(options: { maxSockets: number }): Transport 
       httpsAgent.destroy();
     },
   };
+}
+
+/** What a request needs of its URL. */
+interface Target {
+  secure: boolean;
+  /** Without the brackets of an IPv6 literal. */
+  hostname: string;
+  port: string | undefined;
+  path: string;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
