@@ -1,0 +1,44 @@
+// The project's collector in its own process (run with `node --import tsx`), steered over IPC:
+// it tells the parent the moment it holds every expected event, so nobody has to poll it.
+import { startCollector } from '../../src/collector/collector.ts';
+import { wallNow } from './workload.mjs';
+
+const collector = await startCollector({ port: 0 });
+const send = (message) => process.send?.(message);
+
+async function idle(limitMs) {
+  // Sockets of the last contender must be gone before a reset, or they count as open connections.
+  const until = Date.now() + limitMs;
+  while (collector.stats().openConnections > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+}
+
+process.on('message', async (message) => {
+  switch (message.cmd) {
+    case 'reset':
+      await idle(3000);
+      collector.reset();
+      send({ id: message.id, ok: true, stats: collector.stats() });
+      return;
+    case 'expect': {
+      // Acknowledge at once; 'done' follows when the collector holds n events, or when time runs out.
+      send({ id: message.id, ok: true });
+      let timedOut = false;
+      try {
+        await collector.waitForEvents(message.n, message.timeoutMs);
+      } catch {
+        timedOut = true;
+      }
+      send({ type: 'done', at: wallNow(), timedOut, stats: collector.stats() });
+      return;
+    }
+    case 'stats':
+      send({ id: message.id, ok: true, stats: collector.stats() });
+      return;
+    case 'close':
+      await collector.close();
+      process.exit(0);
+  }
+});
+// If the parent dies, do not linger.
+process.on('disconnect', () => process.exit(0));
+send({ type: 'listening', url: collector.url });

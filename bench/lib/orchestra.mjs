@@ -1,0 +1,119 @@
+// Child processes for the benchmark: the collector host and one process per contender run.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = join(here, '..', '..');
+
+/** Waits for the next IPC message of `type` (or answering `id`) from a child. */
+function next(child, match) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message) => {
+      if (!match(message)) return;
+      cleanup();
+      resolve(message);
+    };
+    const onExit = (code) => {
+      cleanup();
+      reject(new Error(`child exited (${code}) before answering`));
+    };
+    const cleanup = () => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+/** Starts the collector host; returns its url and a small command API. */
+export async function startCollectorHost() {
+  const child = fork(join(here, 'collector-host.mjs'), [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { url } = await next(child, (m) => m.type === 'listening');
+  let ids = 0;
+  const ask = (cmd, extra = {}) => {
+    const id = ++ids;
+    const answer = next(child, (m) => m.id === id);
+    child.send({ cmd, id, ...extra });
+    return answer;
+  };
+  return {
+    url,
+    reset: () => ask('reset'),
+    stats: async () => (await ask('stats')).stats,
+    /** Resolves when the collector has promised to report 'done'; returns that later report. */
+    async expect(n, timeoutMs) {
+      const done = next(child, (m) => m.type === 'done');
+      await ask('expect', { n, timeoutMs });
+      return { done };
+    },
+    async close() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send({ cmd: 'close' });
+      await exited;
+    },
+  };
+}
+
+/**
+ * One run of one contender: a fresh process, the collector reset, the clock started in the
+ * contender at 'go' and stopped when the collector holds every event.
+ */
+export async function runContender(collector, { kind, n, batchSize = 10, chunk = 100, profileDir, timeoutMs = 120_000 }) {
+  await collector.reset();
+  const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${kind}-${n}-b${batchSize}-${Date.now()}.cpuprofile`] : [];
+  // BENCH_NODE_FLAGS (e.g. "--trace-gc") goes to the contender processes only.
+  const extra = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean) : [];
+  const child = fork(join(here, 'worker.mjs'), [kind, collector.url, String(n), String(batchSize), String(chunk)], {
+    cwd: ROOT,
+    execArgv: [...execArgv, ...extra],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await next(child, (m) => m.type === 'ready');
+  const { done } = await collector.expect(n, timeoutMs);
+  const fed = next(child, (m) => m.type === 'fed');
+  const result = next(child, (m) => m.type === 'result');
+  child.send({ cmd: 'go' });
+  const at = await done;
+  const fedMessage = await fed;
+  child.send({ cmd: 'delivered', at: at.at });
+  const r = await result;
+  await exited;
+  const s = await collector.stats();
+  return {
+    kind,
+    n,
+    batchSize,
+    callerUs: r.callerMs === null ? null : (r.callerMs * 1000) / n,
+    feedMs: fedMessage.at - r.t0,
+    timeMs: at.at - r.t0,
+    cpuMs: r.cpuMs,
+    userMs: r.userMs,
+    sysMs: r.sysMs,
+    contextSwitches: r.contextSwitches,
+    rssMb: r.maxRssKb / 1024,
+    rssAtStartMb: r.rssAtStartKb / 1024,
+    requests: s.requests,
+    maxOpen: s.maxOpenConnections,
+    lost: n - Math.min(n, s.distinctIds),
+    duplicates: s.duplicates,
+    timedOut: at.timedOut,
+    backpressureWaits: r.backpressureWaits,
+    rejected: r.rejected,
+  };
+}
+
+/** Runs a script in a plain child process and parses the JSON lines it prints. */
+export function runJsonScript(script, args, execArgv = []) {
+  return new Promise((resolve, reject) => {
+    const child = fork(script, args, { cwd: ROOT, execArgv, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${script} exited with ${code}`));
+      resolve(out.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line)));
+    });
+  });
+}
