@@ -1,5 +1,27 @@
 import type { LogLevel, Logger, OdpClientConfig } from '../types';
 
+/** `odp` counts: default and least allowed value. One table, so names are written once. */
+const ODP_COUNTS = {
+  batchSize: [10, 1],
+  flushIntervalMs: [1_000, 0],
+  queueSize: [10_000, 1],
+  requestTimeoutMs: [10_000, 1],
+  maxRetries: [10, 0],
+  initialBackoffMs: [200, 0],
+  maxBackoffMs: [30_000, 0],
+  maxConcurrentRequests: [1, 1],
+  maxEventBytes: [32_768, 256],
+  maxStoredBytes: [262_144, 0],
+  segmentsCacheSize: [10_000, 0],
+  segmentsCacheTimeoutMs: [600_000, 0],
+} as const;
+
+/** `odp` switches and their defaults. */
+const ODP_FLAGS = { disabled: false, allowInsecureHost: false } as const;
+
+type OdpCountName = keyof typeof ODP_COUNTS;
+type OdpFlagName = keyof typeof ODP_FLAGS;
+
 /** Options after defaults and checks: read once at `createInstance`, never again. */
 export interface ResolvedOptions {
   datafile: string | object | undefined;
@@ -10,47 +32,10 @@ export interface ResolvedOptions {
   vuid: boolean;
   logger: Logger;
   logLevel: LogLevel;
-  odp: {
-    disabled: boolean;
-    batchSize: number;
-    flushIntervalMs: number;
-    queueSize: number;
-    requestTimeoutMs: number;
-    maxRetries: number;
-    initialBackoffMs: number;
-    maxBackoffMs: number;
-    maxConcurrentRequests: number;
-    maxEventBytes: number;
-    allowInsecureHost: boolean;
-    maxStoredBytes: number;
-    segmentsCacheSize: number;
-    segmentsCacheTimeoutMs: number;
-  };
+  odp: Record<OdpCountName, number> & Record<OdpFlagName, boolean>;
 }
 
-export const DEFAULTS = {
-  datafileUrlTemplate: 'https://cdn.optimizely.com/datafiles/{sdkKey}.json',
-  datafileUpdateIntervalMs: 300_000,
-  closeTimeoutMs: 5_000,
-  logLevel: 'warn' as LogLevel,
-  odp: {
-    disabled: false,
-    batchSize: 10,
-    flushIntervalMs: 1_000,
-    queueSize: 10_000,
-    requestTimeoutMs: 10_000,
-    maxRetries: 10,
-    initialBackoffMs: 200,
-    maxBackoffMs: 30_000,
-    maxConcurrentRequests: 1,
-    maxEventBytes: 32_768,
-    allowInsecureHost: false,
-    maxStoredBytes: 262_144,
-    segmentsCacheSize: 10_000,
-    segmentsCacheTimeoutMs: 600_000,
-  },
-};
-
+const DEFAULT_URL_TEMPLATE = 'https://cdn.optimizely.com/datafiles/{sdkKey}.json';
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 /**
@@ -61,7 +46,7 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
   const problems: string[] = [];
   const input: OdpClientConfig = isObject(config) ? config : {};
   if (config !== undefined && !isObject(config)) problems.push('createInstance expects a config object');
-  const odp: Record<string, unknown> = isObject(input.odp) ? (input.odp as Record<string, unknown>) : {};
+  const odpInput: Record<string, unknown> = isObject(input.odp) ? (input.odp as Record<string, unknown>) : {};
 
   const count = (value: unknown, name: string, fallback: number, min: number): number => {
     if (value === undefined) return fallback;
@@ -70,8 +55,7 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
     return fallback;
   };
   const flag = (value: unknown, name: string, fallback: boolean): boolean => {
-    if (value === undefined) return fallback;
-    if (typeof value === 'boolean') return value;
+    if (value === undefined || typeof value === 'boolean') return value ?? fallback;
     problems.push(`${name} must be a boolean; using ${fallback}`);
     return fallback;
   };
@@ -83,43 +67,33 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
   }
   const sdkKey = typeof input.sdkKey === 'string' && input.sdkKey !== '' ? input.sdkKey : undefined;
   if (input.sdkKey !== undefined && sdkKey === undefined) problems.push('sdkKey must be a non-empty string');
-  let template = DEFAULTS.datafileUrlTemplate;
-  if (typeof input.datafileUrlTemplate === 'string' && input.datafileUrlTemplate.includes('{sdkKey}')) {
-    template = input.datafileUrlTemplate;
-  } else if (input.datafileUrlTemplate !== undefined) {
-    problems.push('datafileUrlTemplate must be a string containing {sdkKey}; using the default');
-  }
-  const logger = isLogger(input.logger) ? input.logger : console;
-  if (input.logger !== undefined && !isLogger(input.logger)) problems.push('logger must have debug, info, warn and error methods');
-  const logLevel = LEVELS.includes(input.logLevel as LogLevel) ? (input.logLevel as LogLevel) : DEFAULTS.logLevel;
-  if (input.logLevel !== undefined && logLevel !== input.logLevel) problems.push(`logLevel must be one of ${LEVELS.join(', ')}`);
+  const template = input.datafileUrlTemplate;
+  const templateOk = typeof template === 'string' && template.includes('{sdkKey}');
+  if (template !== undefined && !templateOk) problems.push('datafileUrlTemplate must be a string containing {sdkKey}; using the default');
+  const loggerOk = isLogger(input.logger);
+  if (input.logger !== undefined && !loggerOk) problems.push('logger must have debug, info, warn and error methods');
+  const levelOk = LEVELS.includes(input.logLevel as LogLevel);
+  if (input.logLevel !== undefined && !levelOk) problems.push(`logLevel must be one of ${LEVELS.join(', ')}`);
 
-  const d = DEFAULTS.odp;
+  const odp = {} as ResolvedOptions['odp'];
+  for (const name of Object.keys(ODP_COUNTS) as OdpCountName[]) {
+    const [fallback, min] = ODP_COUNTS[name];
+    odp[name] = count(odpInput[name], `odp.${name}`, fallback, min);
+  }
+  for (const name of Object.keys(ODP_FLAGS) as OdpFlagName[]) {
+    odp[name] = flag(odpInput[name], `odp.${name}`, ODP_FLAGS[name]);
+  }
+
   const options: ResolvedOptions = {
     datafile,
     sdkKey,
-    datafileUrlTemplate: template,
-    datafileUpdateIntervalMs: count(input.datafileUpdateIntervalMs, 'datafileUpdateIntervalMs', DEFAULTS.datafileUpdateIntervalMs, 0),
-    closeTimeoutMs: count(input.closeTimeoutMs, 'closeTimeoutMs', DEFAULTS.closeTimeoutMs, 0),
+    datafileUrlTemplate: templateOk ? template : DEFAULT_URL_TEMPLATE,
+    datafileUpdateIntervalMs: count(input.datafileUpdateIntervalMs, 'datafileUpdateIntervalMs', 300_000, 0),
+    closeTimeoutMs: count(input.closeTimeoutMs, 'closeTimeoutMs', 5_000, 0),
     vuid: flag(input.vuid, 'vuid', false),
-    logger,
-    logLevel,
-    odp: {
-      disabled: flag(odp.disabled, 'odp.disabled', d.disabled),
-      batchSize: count(odp.batchSize, 'odp.batchSize', d.batchSize, 1),
-      flushIntervalMs: count(odp.flushIntervalMs, 'odp.flushIntervalMs', d.flushIntervalMs, 0),
-      queueSize: count(odp.queueSize, 'odp.queueSize', d.queueSize, 1),
-      requestTimeoutMs: count(odp.requestTimeoutMs, 'odp.requestTimeoutMs', d.requestTimeoutMs, 1),
-      maxRetries: count(odp.maxRetries, 'odp.maxRetries', d.maxRetries, 0),
-      initialBackoffMs: count(odp.initialBackoffMs, 'odp.initialBackoffMs', d.initialBackoffMs, 0),
-      maxBackoffMs: count(odp.maxBackoffMs, 'odp.maxBackoffMs', d.maxBackoffMs, 0),
-      maxConcurrentRequests: count(odp.maxConcurrentRequests, 'odp.maxConcurrentRequests', d.maxConcurrentRequests, 1),
-      maxEventBytes: count(odp.maxEventBytes, 'odp.maxEventBytes', d.maxEventBytes, 256),
-      allowInsecureHost: flag(odp.allowInsecureHost, 'odp.allowInsecureHost', d.allowInsecureHost),
-      maxStoredBytes: count(odp.maxStoredBytes, 'odp.maxStoredBytes', d.maxStoredBytes, 0),
-      segmentsCacheSize: count(odp.segmentsCacheSize, 'odp.segmentsCacheSize', d.segmentsCacheSize, 0),
-      segmentsCacheTimeoutMs: count(odp.segmentsCacheTimeoutMs, 'odp.segmentsCacheTimeoutMs', d.segmentsCacheTimeoutMs, 0),
-    },
+    logger: loggerOk ? (input.logger as Logger) : console,
+    logLevel: levelOk ? (input.logLevel as LogLevel) : 'warn',
+    odp,
   };
   return { options, problems };
 }
@@ -129,6 +103,5 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function isLogger(value: unknown): value is Logger {
-  if (!isObject(value)) return false;
-  return ['debug', 'info', 'warn', 'error'].every((name) => typeof value[name] === 'function');
+  return isObject(value) && ['debug', 'info', 'warn', 'error'].every((name) => typeof value[name] === 'function');
 }
