@@ -12,16 +12,8 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:$
 const runtimeDeps = ['p-queue', 'uuid'];
 const isDep = (id) => runtimeDeps.some((dep) => id === dep || id.startsWith(`${dep}/`));
 
-/**
- * Browser bundles: p-queue's two dependencies are swapped for small stand-ins (see their doc
- * comments in src/platform/browser/vendor/); p-queue itself and uuid are bundled as they are.
- */
-const browserShims = {
-  name: 'browser-shims',
-  resolveId: (id) =>
-    ({ eventemitter3: 'build/platform/browser/vendor/event-emitter.js', 'p-timeout': 'build/platform/browser/vendor/p-timeout.js' })[id] ?? null,
-};
-const browserPlugins = () => [browserShims, resolve({ browser: true, exportConditions: ['browser', 'import', 'default'] }), commonjs()];
+/** Browser bundles are self-contained (uuid included); p-queue is Node's lane only (see src/platform). */
+const browserPlugins = () => [resolve({ browser: true, exportConditions: ['browser', 'import', 'default'] }), commonjs()];
 
 /**
  * Names of `private` members, read from tsc's declarations in build/, less every name that is
@@ -79,9 +71,9 @@ export default [
     plugins: browserPlugins(),
     output: { file: 'dist/browser/index.mjs', format: 'es' },
   },
-  // Script tag: UMD with the global `odpSdk`, plain and minified.
+  // Script tag: UMD with the global `odpSdk`, plain and minified; events only (segments: the add-on below).
   {
-    input: 'build/index.browser.js',
+    input: 'build/index.umd.js',
     plugins: browserPlugins(),
     output: [
       { file: 'dist/odp-sdk.umd.js', format: 'umd', name: 'odpSdk', exports: 'named' },
@@ -94,6 +86,12 @@ export default [
         plugins: [terser(umdTerserOptions())],
       },
     ],
+  },
+  // Script-tag add-on: Real-Time Segments for clients of the UMD bundle (loaded after it).
+  {
+    input: 'build/segments/segments-addon.js',
+    plugins: browserPlugins(),
+    output: { file: 'dist/odp-sdk.segments.min.js', format: 'iife', sourcemap: true, plugins: [terser(umdTerserOptions())] },
   },
   // The local collector's CLI (`odp-sdk-collector`).
   {

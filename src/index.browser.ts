@@ -1,10 +1,11 @@
 import { OdpClient } from './client/odp-client';
 import { browserPlatform } from './platform/browser/browser-platform';
+import { createSegments } from './segments/segments-manager';
 import type { OdpClientConfig } from './types';
 
-/** Creates an ODP client for the browser. */
+/** Creates an ODP client for the browser (bundlers and `<script type="module">`), Real-Time Segments included. */
 export function createInstance(config: OdpClientConfig): OdpClient {
-  return new OdpClient(config, browserPlatform);
+  return new OdpClient(config, browserPlatform, createSegments);
 }
 
 export { OdpClient } from './client/odp-client';

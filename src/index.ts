@@ -1,10 +1,11 @@
 import { OdpClient } from './client/odp-client';
 import { nodePlatform } from './platform/node/node-platform';
+import { createSegments } from './segments/segments-manager';
 import type { OdpClientConfig } from './types';
 
 /** Creates an ODP client for Node. */
 export function createInstance(config: OdpClientConfig): OdpClient {
-  return new OdpClient(config, nodePlatform);
+  return new OdpClient(config, nodePlatform, createSegments);
 }
 
 export { OdpClient } from './client/odp-client';

@@ -23,12 +23,12 @@ import type {
   OnReadyOptions,
 } from '../types';
 import { loadOrCreateVuid, VUID_STORAGE_KEY } from '../identity/vuid';
-import { SegmentsManager } from '../segments/segments-manager';
-import { segmentsFromDatafile } from '../segments/segments-from-datafile';
+import type { SegmentsFactory, SegmentsService } from '../segments/segments-manager';
 import { identifyIdentifiers, OdpUserContext } from '../user/user-context';
 import type { OdpUserAttributes } from '../types';
 import { resolveOptions, type ResolvedOptions } from './options';
 
+const NOT_READY = 'the datafile is not ready yet; event discarded';
 /** Segments fetches for different users may run side by side. */
 const SEGMENTS_MAX_SOCKETS = 8;
 
@@ -48,7 +48,7 @@ export class OdpClient {
   private readonly datafiles: DatafileManager;
   private readonly buildContext: BuildContext;
   private readonly vuid: string | null;
-  private readonly segments: SegmentsManager;
+  private readonly segments: SegmentsService | undefined;
   private odp: OdpSettings | null = null;
   private ready = false;
   private closed = false;
@@ -57,9 +57,11 @@ export class OdpClient {
   private unwatchPage: (() => void) | undefined;
   private cancelSave: (() => void) | undefined;
 
+  /** `segments` adds Real-Time Segments (user contexts fetch none without it). */
   constructor(
     config: OdpClientConfig | undefined,
     private readonly platform: Platform,
+    segments?: SegmentsFactory,
   ) {
     const { options, problems } = resolveOptions(config);
     this.options = options;
@@ -76,9 +78,17 @@ export class OdpClient {
       platform.storage?.remove(VUID_STORAGE_KEY);
     }
     const page = platform.page;
-    this.dispatcher = new Dispatcher({ ...odp, keepaliveBytes: page?.keepaliveBytes }, this.transport, platform.schedule, this.stats_, this.logger, this.emitter);
+    this.dispatcher = new Dispatcher(
+      { ...odp, keepaliveBytes: page?.keepaliveBytes },
+      this.transport,
+      platform.schedule,
+      this.stats_,
+      this.logger,
+      this.emitter,
+      platform.createLane(odp.maxConcurrentRequests),
+    );
     if (page) this.watchPage(page);
-    this.segments = new SegmentsManager(
+    this.segments = segments?.(
       { disabled: odp.disabled, cacheSize: odp.segmentsCacheSize, cacheTimeoutMs: odp.segmentsCacheTimeoutMs, requestTimeoutMs: odp.requestTimeoutMs },
       // Its own transport: a segments fetch is on the caller's decision path and must not queue behind event batches.
       () => platform.createTransport({ maxSockets: SEGMENTS_MAX_SOCKETS }),
@@ -162,7 +172,7 @@ export class OdpClient {
       this.unwatchPage?.();
       const timeoutMs = typeof options?.timeoutMs === 'number' && options.timeoutMs >= 0 ? options.timeoutMs : this.options.closeTimeoutMs;
       this.datafiles.stop();
-      this.segments.close();
+      this.segments?.close();
       this.cutBatch();
       const release = this.platform.holdOpen?.();
       this.closing = this.dispatcher
@@ -201,7 +211,7 @@ export class OdpClient {
         this.logger.warn('createUserContext: the datafile is not ready yet; no user context was made and its identified event was discarded (await client.onReady() first)');
         // Counted like every event discarded before ready, when there was one to send.
         if (typeof userId === 'string' && userId !== '' && Object.keys(identifyIdentifiers(userId, this.vuid)).length >= 2) {
-          this.refuse('sdkNotReady', 'the datafile is not ready yet; the identified event was discarded');
+          this.refuse('sdkNotReady', NOT_READY);
         }
         return null;
       }
@@ -210,14 +220,18 @@ export class OdpClient {
         return null;
       }
       const isObject = typeof attributes === 'object' && attributes !== null && !Array.isArray(attributes);
-      if (attributes !== undefined && !isObject) this.logger.warn('createUserContext: attributes must be an object; none were kept');
+      if (attributes !== undefined && !isObject) this.logger.warn('createUserContext: attributes must be an object');
       const user = new OdpUserContext(userId, isObject ? attributes : {}, {
-        fetchSegments: (userKey, userValue, options) => this.segments.fetch(userKey, userValue, options),
+        fetchSegments: (userKey, userValue, options) => {
+          if (this.segments) return this.segments.fetch(userKey, userValue, options);
+          this.logger.error('Real-Time Segments are not in this bundle: load odp-sdk.segments.min.js after odp-sdk.umd.min.js');
+          return Promise.resolve(null);
+        },
       });
       const identifiers = identifyIdentifiers(userId, this.vuid);
       if (Object.keys(identifiers).length >= 2 && !this.options.odp.disabled && this.odp) {
         const error = this.sendOdpEvent({ type: 'fullstack', action: 'identified', identifiers });
-        if (error) this.logger.warn(`the identified event was not sent: ${error.message}`);
+        if (error) this.logger.warn(`identified not sent: ${error.message}`);
       }
       return user;
     } catch (error) {
@@ -239,9 +253,8 @@ export class OdpClient {
 
   private accept(args: unknown[]): OdpError | null {
     if (!this.ready) {
-      const error = this.refuse('sdkNotReady', 'the datafile is not ready yet; the event was discarded');
-      this.logger.warn(`${error.message} (await client.onReady() before sending)`);
-      return error;
+      this.logger.warn(`${NOT_READY} (await client.onReady() before sending)`);
+      return this.refuse('sdkNotReady', NOT_READY);
     }
     if (this.options.odp.disabled) return this.refuse('odpNotEnabled', 'ODP is disabled in the client options (odp.disabled)');
     const odp = this.odp;
@@ -257,7 +270,7 @@ export class OdpClient {
     if (this.vuid && event.identifiers.vuid === undefined) event.identifiers.vuid = this.vuid;
     if (this.closed) return this.refuse('closed', 'the client is closed');
     if (this.stats_.held >= this.options.odp.queueSize) {
-      return this.refuse('queueFull', `the queue holds ${this.options.odp.queueSize} events (odp.queueSize); the event was discarded`);
+      return this.refuse('queueFull', `the queue is full (odp.queueSize ${this.options.odp.queueSize}); event discarded`);
     }
     this.stats_.accept();
     const length = this.queue.push(event);
@@ -348,7 +361,7 @@ export class OdpClient {
     }
     if (next) this.logger.addSecret(next.publicKey);
     this.odp = next;
-    this.segments.configure(next, segmentsFromDatafile(datafile.json));
+    this.segments?.configure(next, datafile.json);
     this.emitter.emit('datafileUpdate', { revision: datafile.revision, odp: next });
     if (!this.ready) {
       this.ready = true;
@@ -358,7 +371,7 @@ export class OdpClient {
       for (const resolve of [...this.readyWaiters]) resolve();
       if (this.vuid && next && !this.options.odp.disabled) {
         const error = this.sendOdpEvent({ type: 'fullstack', action: 'client_initialized', identifiers: { vuid: this.vuid } });
-        if (error) this.logger.warn(`client_initialized was not sent: ${error.message}`);
+        if (error) this.logger.warn(`client_initialized not sent: ${error.message}`);
       }
     }
   }

@@ -6,9 +6,11 @@ export class Emitter<Events extends object> {
     let set = this.listeners.get(name);
     if (!set) this.listeners.set(name, (set = new Set()));
     set.add(listener);
-    return () => {
-      set.delete(listener);
-    };
+    return () => this.off(name, listener);
+  }
+
+  off<K extends keyof Events>(name: K, listener: (payload: Events[K]) => void): void {
+    this.listeners.get(name)?.delete(listener);
   }
 
   emit<K extends keyof Events>(name: K, payload: Events[K]): void {

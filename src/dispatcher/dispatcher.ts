@@ -1,4 +1,3 @@
-import PQueue from 'p-queue';
 import type { Emitter } from '../core/emitter';
 import type { SafeLogger } from '../core/logger';
 import type { Platform } from '../platform/platform';
@@ -8,6 +7,7 @@ import { utf8Length } from '../event/build-event';
 import type { DropReason, OdpClientEvents, OdpSettings, OdpWireEvent } from '../types';
 import { backoffDelay, parseRetryAfter } from './backoff';
 import { classifyStatus } from './classify';
+import type { Lane } from './lane';
 
 export interface DispatcherOptions {
   maxConcurrentRequests: number;
@@ -38,12 +38,11 @@ const PRIORITY_NEW = 0;
 const BODY_EXCERPT = 200;
 
 /**
- * Sends batches through one p-queue lane (`maxConcurrentRequests` at a time) and owns the
+ * Sends batches through one lane (`maxConcurrentRequests` at a time) and owns the
  * retry policy: exponential backoff with jitter for the whole lane (a failing server gets one
  * request per backoff, not a storm), `Retry-After` honoured, 413 split, other 4xx dropped.
  */
 export class Dispatcher {
-  private readonly lane: PQueue;
   private readonly outstanding = new Set<Job>();
   private waiting = 0;
   /** Retries and split halves jump the lane: each gets a higher priority than anything queued. */
@@ -68,9 +67,8 @@ export class Dispatcher {
     private readonly stats: StatsTracker,
     private readonly logger: SafeLogger,
     private readonly emitter: Emitter<OdpClientEvents>,
-  ) {
-    this.lane = new PQueue({ concurrency: options.maxConcurrentRequests });
-  }
+    private readonly lane: Lane,
+  ) {}
 
   /** Takes a batch of accepted (already counted as queued) events. */
   dispatch(events: OdpWireEvent[], odp: OdpSettings): void {
@@ -177,7 +175,7 @@ export class Dispatcher {
 
   private enqueue(job: Job, priority: number): void {
     job.state = 'queued';
-    void this.lane.add(() => this.send(job), { priority });
+    this.lane.add(() => this.send(job), priority);
   }
 
   private async send(job: Job): Promise<void> {

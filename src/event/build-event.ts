@@ -1,6 +1,6 @@
 import { SDK_NAME, SDK_VERSION } from '../meta';
 import type { OdpDataValue, OdpWireEvent } from '../types';
-import { OdpError } from './odp-error';
+import { OdpError, type OdpErrorCode } from './odp-error';
 
 const DEFAULT_TYPE = 'fullstack';
 const FS_USER_ID = 'fs_user_id';
@@ -8,6 +8,14 @@ const FS_USER_ID = 'fs_user_id';
 const FRAME_BYTES = 256;
 /** JSON escaping and UTF-8 can grow a string at most sixfold (`\u0001` is six bytes). */
 const WORST_GROWTH = 6;
+
+type Field = 'identifiers' | 'type' | 'action' | 'data';
+const CODES: Record<Field, OdpErrorCode> = { identifiers: 'invalidIdentifiers', type: 'invalidType', action: 'invalidAction', data: 'invalidData' };
+
+/** The error for a bad field: its code, and a message that starts with the field's name. */
+function invalid(field: Field, problem: string): OdpError {
+  return new OdpError(CODES[field], field + problem);
+}
 
 /** What validation needs besides the input. */
 export interface BuildContext {
@@ -30,7 +38,7 @@ export interface RawEvent {
  * proxy is reported against the field being read.
  */
 export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | OdpError {
-  let field: 'identifiers' | 'type' | 'action' | 'data' = 'identifiers';
+  let field: Field = 'identifiers';
   try {
     const size = { chars: 0 };
     const identifiers = readIdentifiers(raw.identifiers, size);
@@ -39,17 +47,15 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
     field = 'type';
     const type = raw.type;
     if (type !== undefined && type !== null && typeof type !== 'string') {
-      return new OdpError('invalidType', `type must be a string, got ${describe(type)}`);
+      return invalid(field, ` must be a string, got ${describe(type)}`);
     }
 
     field = 'action';
     const action = raw.action;
     if (typeof action !== 'string') {
-      return new OdpError('invalidAction', action === undefined || action === null
-        ? 'action is required'
-        : `action must be a string, got ${describe(action)}`);
+      return invalid(field, action === undefined || action === null ? ' is required' : ` must be a string, got ${describe(action)}`);
     }
-    if (action.trim() === '') return new OdpError('invalidAction', 'action must not be empty');
+    if (action.trim() === '') return invalid(field, ' must not be empty');
 
     field = 'data';
     const data: Record<string, OdpDataValue> = {
@@ -73,37 +79,23 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
     }
     return event;
   } catch (error) {
-    const code = field === 'identifiers' ? 'invalidIdentifiers' : field === 'type' ? 'invalidType'
-      : field === 'action' ? 'invalidAction' : 'invalidData';
-    return new OdpError(code, `${field} could not be read: ${errorMessage(error)}`);
+    return invalid(field, ` could not be read: ${errorMessage(error)}`);
   }
 }
 
 function readIdentifiers(input: unknown, size: { chars: number }): Record<string, string> | OdpError {
-  const keys = input instanceof Map ? undefined : plainKeys(input);
-  if (keys === null) {
-    return new OdpError('invalidIdentifiers', input === undefined || input === null
-      ? 'identifiers are required: an object such as { fs_user_id: "user123" }'
-      : `identifiers must be an object of strings, got ${describe(input)}`);
-  }
   const ids: IdentifierState = { out: {}, count: 0, seenUserId: false };
-  if (keys === undefined) {
-    for (const [rawKey, value] of input as Map<unknown, unknown>) {
-      const error = addIdentifier(ids, rawKey, value, size);
-      if (error) return error;
-    }
-  } else {
-    const object = input as Record<string, unknown>;
-    for (let i = 0; i < keys.length; i++) {
-      const error = addIdentifier(ids, keys[i], object[keys[i]], size);
-      if (error) return error;
-    }
+  const error = eachEntry(input, (key, value) => addIdentifier(ids, key, value, size));
+  if (error === null) {
+    return invalid('identifiers', input === undefined || input === null
+      ? ' are required, e.g. { fs_user_id: "user123" }'
+      : ` must be an object of strings, got ${describe(input)}`);
   }
-  const out = ids.out;
+  if (error) return error;
   if (ids.count === 0) {
-    return new OdpError('invalidIdentifiers', 'identifiers must have at least one non-empty value, e.g. { fs_user_id: "user123" }');
+    return invalid('identifiers', ' need at least one non-empty value');
   }
-  return out;
+  return ids.out;
 }
 
 interface IdentifierState {
@@ -112,14 +104,10 @@ interface IdentifierState {
   seenUserId: boolean;
 }
 
-function addIdentifier(ids: IdentifierState, rawKey: unknown, value: unknown, size: { chars: number }): OdpError | undefined {
-  if (typeof rawKey !== 'string' || rawKey === '') {
-    return new OdpError('invalidIdentifiers', `identifiers has an invalid key ${describe(rawKey)}`);
-  }
-  if (rawKey === '__proto__') return new OdpError('invalidIdentifiers', 'identifiers must not have the key "__proto__"');
-  if (typeof value !== 'string') {
-    return new OdpError('invalidIdentifiers', `identifiers.${rawKey} must be a string, got ${describe(value)}`);
-  }
+function addIdentifier(ids: IdentifierState, anyKey: unknown, value: unknown, size: { chars: number }): OdpError | undefined {
+  const rawKey = checkKey('identifiers', anyKey);
+  if (rawKey instanceof OdpError) return rawKey;
+  if (typeof value !== 'string') return invalid('identifiers', `.${rawKey} must be a string, got ${describe(value)}`);
   if (value === '') return undefined; // an empty identifier identifies nobody
   const key = normaliseIdentifierKey(rawKey);
   if (key === FS_USER_ID) {
@@ -127,7 +115,7 @@ function addIdentifier(ids: IdentifierState, rawKey: unknown, value: unknown, si
       // Only fs_user_id has several spellings, so only it can arrive twice.
       return ids.out.fs_user_id === value
         ? undefined
-        : new OdpError('invalidIdentifiers', `identifiers.${rawKey} conflicts with another spelling of ${FS_USER_ID}`);
+        : invalid('identifiers', `.${rawKey} conflicts with another spelling of ${FS_USER_ID}`);
     }
     ids.seenUserId = true;
   }
@@ -145,32 +133,25 @@ function normaliseIdentifierKey(key: string): string {
 
 function readData(input: unknown, out: Record<string, OdpDataValue>, size: { chars: number }): OdpError | undefined {
   if (input === undefined || input === null) return undefined;
-  const keys = input instanceof Map ? undefined : plainKeys(input);
-  if (keys === null) return new OdpError('invalidData', `data must be an object, got ${describe(input)}`);
-  if (keys === undefined) {
-    for (const [key, value] of input as Map<unknown, unknown>) {
-      const error = addData(out, key, value, size);
-      if (error) return error;
-    }
-  } else {
-    const object = input as Record<string, unknown>;
-    for (let i = 0; i < keys.length; i++) {
-      const error = addData(out, keys[i], object[keys[i]], size);
-      if (error) return error;
-    }
-  }
-  return undefined;
+  const error = eachEntry(input, (key, value) => addData(out, key, value, size));
+  return error === null ? invalid('data', ` must be an object, got ${describe(input)}`) : error;
 }
 
-function addData(out: Record<string, OdpDataValue>, key: unknown, value: unknown, size: { chars: number }): OdpError | undefined {
-  if (typeof key !== 'string' || key === '') return new OdpError('invalidData', `data has an invalid key ${describe(key)}`);
-  if (key === '__proto__') return new OdpError('invalidData', 'data must not have the key "__proto__"');
+/** Keys must be non-empty strings, and never `__proto__` (it would set the prototype). */
+function checkKey(field: Field, key: unknown): string | OdpError {
+  if (typeof key !== 'string' || key === '') return invalid(field, ` has an invalid key ${describe(key)}`);
+  return key === '__proto__' ? invalid(field, ' must not have the key "__proto__"') : key;
+}
+
+function addData(out: Record<string, OdpDataValue>, anyKey: unknown, value: unknown, size: { chars: number }): OdpError | undefined {
+  const key = checkKey('data', anyKey);
+  if (key instanceof OdpError) return key;
   switch (typeof value) {
     case 'string':
       size.chars += value.length;
       break;
     case 'number':
-      if (!Number.isFinite(value)) return new OdpError('invalidData', `data.${key} must be a finite number, got ${value}`);
+      if (!Number.isFinite(value)) return invalid('data', `.${key} must be a finite number, got ${value}`);
       size.chars += 24;
       break;
     case 'boolean':
@@ -178,7 +159,7 @@ function addData(out: Record<string, OdpDataValue>, key: unknown, value: unknown
       break;
     default:
       if (value !== null) {
-        return new OdpError('invalidData', `data.${key} must be a string, number, boolean or null, got ${describe(value)}`);
+        return invalid('data', `.${key} must be a string, number, boolean or null, got ${describe(value)}`);
       }
       size.chars += 4;
   }
@@ -188,14 +169,28 @@ function addData(out: Record<string, OdpDataValue>, key: unknown, value: unknown
 }
 
 /**
- * A plain object's own enumerable keys; null for anything else (a Map is read by the caller).
- * Keys, not Object.entries: the hot path reads values by key instead of allocating an array per entry.
+ * Visits the entries of a plain object (own enumerable keys, read by key: no array per entry on
+ * the hot path) or of a Map, up to the first error. Returns that error, or null when `input` is
+ * neither (class instances, Dates, arrays, ...).
  */
-function plainKeys(input: unknown): string[] | null {
+function eachEntry(input: unknown, visit: (key: unknown, value: unknown) => OdpError | undefined): OdpError | undefined | null {
+  if (input instanceof Map) {
+    for (const [key, value] of input) {
+      const error = visit(key, value);
+      if (error) return error;
+    }
+    return undefined;
+  }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return null;
   const proto: unknown = Object.getPrototypeOf(input);
-  if (proto !== Object.prototype && proto !== null) return null; // class instances, Dates, RegExps, ...
-  return Object.keys(input);
+  if (proto !== Object.prototype && proto !== null) return null;
+  const object = input as Record<string, unknown>;
+  const keys = Object.keys(object);
+  for (let i = 0; i < keys.length; i++) {
+    const error = visit(keys[i], object[keys[i]!]);
+    if (error) return error;
+  }
+  return undefined;
 }
 
 /**

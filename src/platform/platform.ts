@@ -1,9 +1,12 @@
+import type { Lane } from '../dispatcher/lane';
 import type { Transport } from '../transport/transport';
 import type { OdpWireEvent } from '../types';
 
 /** What differs between runtimes; everything else is shared. */
 export interface Platform {
   createTransport(options: { maxSockets: number }): Transport;
+  /** Where batches wait for one of `concurrency` request slots. */
+  createLane(concurrency: number): Lane;
   /** Runs `fn` after `ms`; the timer never keeps a Node process alive. Returns a cancel function. */
   schedule(fn: () => void, ms: number): () => void;
   /** A fresh UUID v4. */

@@ -3,6 +3,7 @@ import type { Transport } from '../transport/transport';
 import type { FetchQualifiedSegmentsOptions, OdpSettings } from '../types';
 import { LruCache } from './lru-cache';
 import { fetchSegments, type SegmentsUserKey } from './segments-fetcher';
+import { segmentsFromDatafile } from './segments-from-datafile';
 
 export interface SegmentsManagerOptions {
   disabled: boolean;
@@ -12,11 +13,29 @@ export interface SegmentsManagerOptions {
 }
 
 /**
+ * Real-Time Segments as the client sees them. The client takes a factory rather than the class,
+ * so that the script-tag bundle can ship without segments (they come as an add-on bundle).
+ */
+export interface SegmentsService {
+  /** Takes a datafile's ODP settings and the datafile (for the segments its audiences use). */
+  configure(odp: OdpSettings | null, datafile: Record<string, unknown>): void;
+  /** The user's qualified segments, or null when they could not be fetched; never rejects. */
+  fetch(userKey: SegmentsUserKey, userValue: string, options: FetchQualifiedSegmentsOptions): Promise<string[] | null>;
+  /** Aborts requests in flight; later fetches resolve null. */
+  close(): void;
+}
+
+export type SegmentsFactory = (options: SegmentsManagerOptions, createTransport: () => Transport, logger: SafeLogger) => SegmentsService;
+
+/** The factory the Node and ESM builds pass to the client. */
+export const createSegments: SegmentsFactory = (options, createTransport, logger) => new SegmentsManager(options, createTransport, logger);
+
+/**
  * Real-Time Segments for the client: which segments to ask about (from the datafile), the LRU/TTL
  * cache of answers, and one shared request per user while a fetch is in flight.
  * Resolves `null` (never rejects) when there is no answer; the reason is logged once per request.
  */
-export class SegmentsManager {
+export class SegmentsManager implements SegmentsService {
   private odp: OdpSettings | null = null;
   private segments: string[] = [];
   private readonly cache: LruCache<readonly string[]>;
@@ -41,7 +60,8 @@ export class SegmentsManager {
   }
 
   /** Takes a datafile's ODP settings and segments; a different host or key empties the cache. */
-  configure(odp: OdpSettings | null, segments: string[]): void {
+  configure(odp: OdpSettings | null, datafile: Record<string, unknown>): void {
+    const segments = segmentsFromDatafile(datafile);
     const previous = this.odp;
     if (previous?.host !== odp?.host || previous?.publicKey !== odp?.publicKey) {
       if (previous !== null || this.cache.size > 0) this.logger.debug('the ODP settings changed: the segments cache was reset');

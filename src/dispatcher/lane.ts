@@ -1,0 +1,76 @@
+/**
+ * Where batches wait for a request slot: at most `concurrency` tasks run at once, higher
+ * priorities first, equal priorities in the order added. Platform adapters provide one
+ * (Node: p-queue; browsers: {@link PriorityLane}, to keep the script-tag bundle small).
+ */
+export interface Lane {
+  /** Queues a task; it never runs inside this call. Tasks must not reject. */
+  add(task: () => Promise<void>, priority: number): void;
+  /** No new task starts until `start()`; running ones go on. */
+  pause(): void;
+  start(): void;
+  /** Forgets the tasks that have not started. */
+  clear(): void;
+}
+
+interface Entry {
+  task: () => Promise<void>;
+  priority: number;
+}
+
+/** A small {@link Lane}: an array kept in priority order, read from a moving head. */
+export class PriorityLane implements Lane {
+  private entries: Entry[] = [];
+  private head = 0;
+  private running = 0;
+  private paused = false;
+  private pumpQueued = false;
+
+  constructor(private readonly concurrency: number) {}
+
+  add(task: () => Promise<void>, priority: number): void {
+    const entries = this.entries;
+    let at = entries.length;
+    // New batches (the lowest priority) land at the end at once; retries scan to the front.
+    while (at > this.head && entries[at - 1]!.priority < priority) at--;
+    if (at === entries.length) entries.push({ task, priority });
+    else entries.splice(at, 0, { task, priority });
+    if (!this.pumpQueued) {
+      this.pumpQueued = true;
+      queueMicrotask(() => {
+        this.pumpQueued = false;
+        this.pump();
+      });
+    }
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  start(): void {
+    this.paused = false;
+    this.pump();
+  }
+
+  clear(): void {
+    this.entries = [];
+    this.head = 0;
+  }
+
+  private pump(): void {
+    while (!this.paused && this.running < this.concurrency && this.head < this.entries.length) {
+      const { task } = this.entries[this.head++]!;
+      if (this.head > 1024 && this.head * 2 > this.entries.length) {
+        this.entries = this.entries.slice(this.head); // drop the consumed prefix now and then
+        this.head = 0;
+      }
+      this.running++;
+      const done = () => {
+        this.running--;
+        this.pump();
+      };
+      task().then(done, done);
+    }
+  }
+}
