@@ -9,7 +9,7 @@ import terser from '@rollup/plugin-terser';
 import { dts } from 'rollup-plugin-dts';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
-const runtimeDeps = ['p-queue', 'uuid'];
+const runtimeDeps = ['p-queue'];
 const isDep = (id) => runtimeDeps.some((dep) => id === dep || id.startsWith(`${dep}/`));
 
 /** Browser bundles are self-contained (uuid included); p-queue is Node's lane only (see src/platform). */

@@ -68,7 +68,7 @@ export class OdpClient {
     this.logger = new SafeLogger(options.logger, options.logLevel);
     for (const problem of problems) this.logger.error(`invalid config: ${problem}`);
     const odp = options.odp;
-    this.buildContext = { newId: platform.newId, maxEventBytes: odp.maxEventBytes };
+    this.buildContext = { maxEventBytes: odp.maxEventBytes };
     this.transport = platform.createTransport({ maxSockets: odp.maxConcurrentRequests });
     this.scheduler = new FlushScheduler(odp.flushIntervalMs, platform.schedule, () => this.cutBatch());
     if (options.vuid) {
@@ -272,6 +272,7 @@ export class OdpClient {
     if (this.stats_.held >= this.options.odp.queueSize) {
       return this.refuse('queueFull', `the queue is full (odp.queueSize ${this.options.odp.queueSize}); event discarded`);
     }
+    if (event.data.idempotence_id === '') event.data.idempotence_id = flatten(this.platform.newId());
     this.stats_.accept();
     const length = this.queue.push(event);
     if (length >= this.options.odp.batchSize) this.cutBatch();
@@ -375,4 +376,14 @@ export class OdpClient {
       }
     }
   }
+}
+
+/**
+ * Returns the id as one flat string. `crypto.randomUUID()` builds it by concatenation, a rope of
+ * about 20 pieces (~500 bytes) that a queued event would hold until it is serialised; reading a
+ * character makes V8 flatten it into one 36-byte string now, at a cost JSON.stringify pays anyway.
+ */
+function flatten(id: string): string {
+  id.charCodeAt(0);
+  return id;
 }

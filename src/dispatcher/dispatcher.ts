@@ -35,6 +35,8 @@ interface Job {
 }
 
 const PRIORITY_NEW = 0;
+/** While close() runs, retries are pulled in towards its deadline, but never closer together than this. */
+const CLOSING_RETRY_FLOOR_MS = 50;
 const BODY_EXCERPT = 200;
 
 /**
@@ -258,9 +260,9 @@ export class Dispatcher {
     let delay = Math.max(backoff, retryAfterMs ?? 0);
     const remaining = this.deadlineAt - Date.now();
     if (delay > remaining) {
-      // A retry after close()'s deadline could only be dropped: try before it, yet never sooner
-      // than the first backoff step (so the retry budget is not burnt) nor than Retry-After.
-      delay = Math.round(Math.max(remaining / 2, this.options.initialBackoffMs, retryAfterMs ?? 0));
+      // A retry after close()'s deadline could only be dropped: try halfway to it instead, yet
+      // not in a rush that burns the retry budget, and never sooner than Retry-After allows.
+      delay = Math.round(Math.max(remaining / 2, Math.min(this.options.initialBackoffMs, CLOSING_RETRY_FLOOR_MS), retryAfterMs ?? 0));
     }
     this.logger.info(`sending ${job.events.length} events failed (${why}); retry ${job.failures} in ${delay} ms`);
     this.stats.requeue(job.events.length);
@@ -307,6 +309,7 @@ export class Dispatcher {
 
   private finish(job: Job): void {
     job.state = 'done';
+    job.body = undefined; // the lane may hold the job a little longer; its body need not wait with it
     this.outstanding.delete(job);
     job.settle();
     this.onChange?.();

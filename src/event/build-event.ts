@@ -19,9 +19,11 @@ function invalid(field: Field, problem: string): OdpError {
 
 /** What validation needs besides the input. */
 export interface BuildContext {
-  newId: () => string;
   maxEventBytes: number;
 }
+
+/** A UUID's length: the id the caller assigns after validation counts in the size check. */
+const ID_CHARS = 36;
 
 /** The parts of an event, as given in either call form. */
 export interface RawEvent {
@@ -35,7 +37,8 @@ export interface RawEvent {
 /**
  * Validates one event and builds its wire form with the default data, or returns the
  * {@link OdpError} that says which field is wrong. Never throws: a hostile getter or
- * proxy is reported against the field being read.
+ * proxy is reported against the field being read. `data.idempotence_id` is left empty unless
+ * the caller gave one: the client fills it once the event is accepted, so refusals cost no id.
  */
 export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | OdpError {
   let field: Field = 'identifiers';
@@ -66,13 +69,12 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
     };
     const error = readData(raw.data, data, size);
     if (error) return error;
-    if (data.idempotence_id === '') data.idempotence_id = flatten(ctx.newId());
 
     const event: OdpWireEvent = { type: type || DEFAULT_TYPE, action, identifiers, data };
-    size.chars += event.type.length + action.length;
+    size.chars += event.type.length + action.length + ID_CHARS;
     if (size.chars * WORST_GROWTH + FRAME_BYTES > ctx.maxEventBytes) {
       // Only events that could be too large pay for an exact measure.
-      const bytes = utf8Length(JSON.stringify(event));
+      const bytes = utf8Length(JSON.stringify(event)) + (data.idempotence_id === '' ? ID_CHARS : 0);
       if (bytes > ctx.maxEventBytes) {
         return new OdpError('eventTooLarge', `event is ${bytes} bytes of JSON, more than maxEventBytes (${ctx.maxEventBytes})`);
       }
@@ -191,16 +193,6 @@ function eachEntry(input: unknown, visit: (key: unknown, value: unknown) => OdpE
     if (error) return error;
   }
   return undefined;
-}
-
-/**
- * Returns the id as one flat string. `crypto.randomUUID()` builds it by concatenation, a rope of
- * about 20 pieces (~500 bytes) that a queued event would hold until it is serialised; reading a
- * character makes V8 flatten it into one 36-byte string now, at a cost JSON.stringify pays anyway.
- */
-function flatten(id: string): string {
-  id.charCodeAt(0);
-  return id;
 }
 
 function describe(value: unknown): string {

@@ -1,4 +1,4 @@
-import { v4 as uuidv4 } from 'uuid';
+import { randomUUID } from 'node:crypto';
 import type { Platform } from '../platform';
 import { createHttpTransport } from './http-transport';
 import { createPQueueLane } from './p-queue-lane';
@@ -12,7 +12,8 @@ export const nodePlatform: Platform = {
     timer.unref();
     return () => clearTimeout(timer);
   },
-  newId: () => uuidv4(),
+  // Node always has randomUUID; uuid's fallbacks are for browsers' insecure contexts.
+  newId: () => randomUUID(),
   holdOpen() {
     const keeper = setInterval(() => {}, 1 << 30);
     return () => clearInterval(keeper);
