@@ -106,6 +106,14 @@ describe('hostile input never throws and gets the right error', () => {
     assert.equal(client.sendOdpEvent({ action: 'a', identifiers: { constructor: 'c' }, data: { constructor: 'x', toString: 'y' } }), null);
     assert.equal(client.stats().accepted, before + 5);
   });
+  test('refusals are plain OdpErrors, made without a stack capture that would leak into the host', () => {
+    const limit = Error.stackTraceLimit;
+    const error = client.sendOdpEvent({ action: '', identifiers: ok });
+    assert.ok(error instanceof OdpError && error instanceof Error);
+    assert.equal(error.name, 'OdpError');
+    assert.equal(Error.stackTraceLimit, limit, 'the global stack trace limit is restored');
+    assert.doesNotMatch(String(error.stack), /build-event|odp-client/, 'no SDK frames in the stack');
+  });
   test('the API key never appears in a log line', () => {
     assert.ok(logger.lines.length > 0);
     assert.ok(!logger.text().includes(API_KEY));

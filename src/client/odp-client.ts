@@ -4,7 +4,7 @@ import type { ParsedDatafile } from '../datafile/parse-datafile';
 import { DatafileManager } from '../datafile/datafile-manager';
 import { Dispatcher } from '../dispatcher/dispatcher';
 import { buildEvent, type BuildContext, type RawEvent } from '../event/build-event';
-import { OdpError, type OdpErrorCode } from '../event/odp-error';
+import { odpError, OdpError, type OdpErrorCode } from '../event/odp-error';
 import type { PageLifecycle, Platform } from '../platform/platform';
 import { BatchQueue } from '../queue/batch-queue';
 import { FlushScheduler } from '../scheduler/flush-scheduler';
@@ -338,7 +338,7 @@ export class OdpClient {
     if (lost) this.logger.warn(`${lost} stored events were discarded: the queue is full (odp.queueSize)`);
   }
 
-  private refuse(code: OdpErrorCode, message: string, error: OdpError = new OdpError(code, message)): OdpError {
+  private refuse(code: OdpErrorCode, message: string, error: OdpError = odpError(code, message)): OdpError {
     this.stats_.reject(code);
     if (this.logger.enabled('debug')) this.logger.debug(`event discarded: ${code}: ${message}`);
     return error;

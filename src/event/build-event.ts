@@ -1,6 +1,6 @@
 import { SDK_NAME, SDK_VERSION } from '../meta';
 import type { OdpDataValue, OdpWireEvent } from '../types';
-import { OdpError, type OdpErrorCode } from './odp-error';
+import { odpError, OdpError, type OdpErrorCode } from './odp-error';
 
 const DEFAULT_TYPE = 'fullstack';
 const FS_USER_ID = 'fs_user_id';
@@ -14,7 +14,7 @@ const CODES: Record<Field, OdpErrorCode> = { identifiers: 'invalidIdentifiers', 
 
 /** The error for a bad field: its code, and a message that starts with the field's name. */
 function invalid(field: Field, problem: string): OdpError {
-  return new OdpError(CODES[field], field + problem);
+  return odpError(CODES[field], field + problem);
 }
 
 /** What validation needs besides the input. */
@@ -76,7 +76,7 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
       // Only events that could be too large pay for an exact measure.
       const bytes = utf8Length(JSON.stringify(event)) + (data.idempotence_id === '' ? ID_CHARS : 0);
       if (bytes > ctx.maxEventBytes) {
-        return new OdpError('eventTooLarge', `event is ${bytes} bytes of JSON, more than maxEventBytes (${ctx.maxEventBytes})`);
+        return odpError('eventTooLarge', `event is ${bytes} bytes of JSON, more than maxEventBytes (${ctx.maxEventBytes})`);
       }
     }
     return event;
