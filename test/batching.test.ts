@@ -18,8 +18,8 @@ after(() => collector.close());
 beforeEach(() => collector.reset());
 
 describe('batching and flushing', () => {
-  test('a full batch is sent at once, without waiting for the interval', async () => {
-    const client = createInstance({ datafile: fixtureDatafile(collector.url), odp: { batchSize: 10, flushIntervalMs: 60_000 } });
+  test('a full batch is sent at once, without waiting for the interval (one slot: in order)', async () => {
+    const client = createInstance({ datafile: fixtureDatafile(collector.url), odp: { batchSize: 10, flushIntervalMs: 60_000, maxConcurrentRequests: 1 } });
     send(client, 25);
     await collector.waitForEvents(20, 2000);
     await sleep(100);

@@ -117,7 +117,7 @@ describe('retry policy', () => {
   });
 
   test('413: the batch is split in halves until it fits; a single event still too large is dropped as tooLarge', async () => {
-    const { instance, dropped } = client({ batchSize: 8, flushIntervalMs: 60_000 });
+    const { instance, dropped } = client({ batchSize: 8, flushIntervalMs: 60_000, maxConcurrentRequests: 1 });
     for (let i = 0; i < 8; i++) {
       const data = i === 5 ? { pad: 'x'.repeat(3000) } : { pad: 'y'.repeat(200) };
       instance.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: `u${i}` }, data });
@@ -188,13 +188,14 @@ describe('retry policy', () => {
     assertBalanced(instance.stats());
   });
 
-  test('a failing server gets one request per backoff, not a storm', async () => {
+  test('a failing server gets at most one request per slot per backoff, not a storm', async () => {
     collector.setFaults({ status: 503 });
+    // Two request slots (the default): each 100 ms backoff lets at most two attempts through.
     const { instance } = client({ initialBackoffMs: 100, maxBackoffMs: 100, batchSize: 1 });
     send(instance, 20);
     await new Promise((r) => setTimeout(r, 500));
     const requests = collector.stats().requests;
-    assert.ok(requests <= 8, `${requests} requests in 500 ms with a 100 ms backoff`);
+    assert.ok(requests <= 14, `${requests} requests in 500 ms with a 100 ms backoff`);
     collector.setFaults({});
     await instance.flush();
     assert.equal(collector.stats().distinctIds, 20);

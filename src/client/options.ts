@@ -9,7 +9,7 @@ const ODP_COUNTS = {
   maxRetries: [10, 0],
   initialBackoffMs: [200, 0],
   maxBackoffMs: [30_000, 0],
-  maxConcurrentRequests: [1, 1],
+  maxConcurrentRequests: [2, 1],
   maxEventBytes: [32_768, 256],
   maxStoredBytes: [262_144, 0],
   segmentsCacheSize: [10_000, 0],
