@@ -5,7 +5,7 @@ import type { OdpClientConfig } from './types';
 
 /** Creates an ODP client for the browser (bundlers and `<script type="module">`), Real-Time Segments included. */
 export function createInstance(config: OdpClientConfig): OdpClient {
-  return new OdpClient(config, browserPlatform, createSegments);
+  return new OdpClient(config, browserPlatform(), createSegments);
 }
 
 export { OdpClient } from './client/odp-client';

@@ -9,7 +9,7 @@ let segments: SegmentsFactory | undefined;
 
 /** Creates an ODP client for the page. */
 export function createInstance(config: OdpClientConfig): OdpClient {
-  return new OdpClient(config, browserPlatform, segments);
+  return new OdpClient(config, browserPlatform(), segments);
 }
 
 /** Called by the add-on bundle `odp-sdk.segments.min.js`: clients created afterwards fetch segments. */
