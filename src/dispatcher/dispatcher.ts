@@ -3,14 +3,13 @@ import type { SafeLogger } from '../core/logger';
 import type { Platform } from '../platform/platform';
 import type { StatsTracker } from '../stats/stats-tracker';
 import { TransportError, type HttpResponse, type Transport } from '../transport/transport';
-import { utf8Length } from '../event/build-event';
+import { utf8Length } from '../core/utf8-length';
 import type { DropReason, OdpClientEvents, OdpSettings, OdpWireEvent } from '../types';
 import { backoffDelay, parseRetryAfter } from './backoff';
 import { classifyStatus } from './classify';
 import type { Lane } from './lane';
 
 export interface DispatcherOptions {
-  maxConcurrentRequests: number;
   requestTimeoutMs: number;
   maxRetries: number;
   initialBackoffMs: number;
@@ -40,9 +39,9 @@ const CLOSING_RETRY_FLOOR_MS = 50;
 const BODY_EXCERPT = 200;
 
 /**
- * Sends batches through one lane (`maxConcurrentRequests` at a time) and owns the
+ * Sends batches through the platform's lane (`maxConcurrentRequests` slots) and owns the
  * retry policy: exponential backoff with jitter for the whole lane (a failing server gets one
- * request per backoff, not a storm), `Retry-After` honoured, 413 split, other 4xx dropped.
+ * request per slot per backoff, not a storm), `Retry-After` honoured, 413 split, other 4xx dropped.
  */
 export class Dispatcher {
   private readonly outstanding = new Set<Job>();

@@ -1,4 +1,4 @@
-import { utf8Length } from '../../event/build-event';
+import { utf8Length } from '../../core/utf8-length';
 import type { OdpWireEvent } from '../../types';
 import type { EventJournal } from '../platform';
 
