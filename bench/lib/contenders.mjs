@@ -4,7 +4,8 @@
 //          room(need) → resolves once the SDK could take `need` more events; close().
 //   floor: run(n) → POSTs every batch, one request at a time; close().
 import http from 'node:http';
-import { ACTION, API_KEY, TYPE, identifiersOf, dataOf, wireEventOf } from './workload.mjs';
+import { createHttpPost } from './http-post.mjs';
+import { ACTION, TYPE, identifiersOf, dataOf, wireEventOf } from './workload.mjs';
 
 export async function createContender(kind, options) {
   switch (kind) {
@@ -89,25 +90,8 @@ async function createOptimizely({ datafile, batchSize }) {
 }
 
 function createFloor({ url, batchSize }) {
-  const target = new URL('/v3/events', url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const post = (body) =>
-    new Promise((resolve, reject) => {
-      const req = http.request({
-        agent,
-        method: 'POST',
-        hostname: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY, 'content-length': Buffer.byteLength(body) },
-      });
-      req.on('response', (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode >= 200 && res.statusCode < 300 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+  const post = createHttpPost(new URL('/v3/events', url).href, agent);
   return {
     async run(n) {
       for (let start = 0; start < n; start += batchSize) {

@@ -2,6 +2,7 @@
 //   node [--import tsx] transport-worker.mjs <kind> <collectorUrl> <requests>
 // Prints one JSON line: { kind, requests, cpuUsPerRequest, wallUsPerRequest }.
 import http from 'node:http';
+import { createHttpPost } from './http-post.mjs';
 import { API_KEY, wireEventOf } from './workload.mjs';
 
 const [kind, base, requestsText = '3000'] = process.argv.slice(2);
@@ -27,25 +28,8 @@ async function makeSender() {
     }
     case 'node-http':
     case 'node-http-no-keepalive': {
-      const target = new URL(url);
       const agent = kind === 'node-http' ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : new http.Agent({ keepAlive: false });
-      return (body) =>
-        new Promise((resolve, reject) => {
-          const req = http.request({
-            agent,
-            method: 'POST',
-            hostname: target.hostname,
-            port: target.port,
-            path: target.pathname,
-            headers: { ...headers, 'content-length': Buffer.byteLength(body) },
-          });
-          req.on('response', (res) => {
-            res.resume();
-            res.on('end', () => (res.statusCode < 300 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-          });
-          req.on('error', reject);
-          req.end(body);
-        });
+      return createHttpPost(url, agent);
     }
     case 'odp-sdk-http': {
       // The SDK's own Node transport, from source (this process runs with --import tsx).
