@@ -9,7 +9,7 @@ export function createInstance(config: OdpClientConfig): OdpClient {
 }
 
 export { OdpClient } from './client/odp-client';
-export { OdpUserContext } from './user/user-context';
+export { OdpUserContext } from './segments/user-context';
 export { OdpError, type OdpErrorCode } from './event/odp-error';
 export { SDK_NAME, SDK_VERSION } from './meta';
 export type * from './types';

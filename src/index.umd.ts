@@ -18,6 +18,6 @@ export function useSegments(factory: SegmentsFactory): void {
 }
 
 export { OdpClient } from './client/odp-client';
-export { OdpUserContext } from './user/user-context';
+export { OdpUserContext } from './segments/user-context';
 export { OdpError } from './event/odp-error';
 export { SDK_NAME, SDK_VERSION } from './meta';

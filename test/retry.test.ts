@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startCollector, type Collector } from '../src/collector/collector';
-import { backoffDelay, parseRetryAfter } from '../src/dispatcher/backoff';
+import { backoffDelay, parseRetryAfter } from '../src/dispatcher/retry-policy';
 import { createInstance, type OdpClientEvents } from '../src/index';
 import { API_KEY, assertBalanced, captureLogger, fixtureDatafile, until } from './support/helpers';
 

@@ -1,3 +1,4 @@
+import { isRecord } from '../core/values';
 import { Emitter } from '../core/emitter';
 import { SafeLogger } from '../core/logger';
 import type { ParsedDatafile } from '../datafile/parse-datafile';
@@ -7,8 +8,8 @@ import { buildEvent, type BuildContext, type RawEvent } from '../event/build-eve
 import { odpError, OdpError, type OdpErrorCode } from '../event/odp-error';
 import type { PageLifecycle, Platform } from '../platform/platform';
 import { BatchQueue } from '../queue/batch-queue';
-import { FlushScheduler } from '../scheduler/flush-scheduler';
-import { StatsTracker } from '../stats/stats-tracker';
+import { FlushScheduler } from '../queue/flush-scheduler';
+import { StatsTracker } from '../core/stats-tracker';
 import type { Transport } from '../transport/transport';
 import type {
   CloseOptions,
@@ -22,9 +23,9 @@ import type {
   OdpWireEvent,
   OnReadyOptions,
 } from '../types';
-import { loadOrCreateVuid, VUID_STORAGE_KEY } from '../identity/vuid';
+import { loadOrCreateVuid, VUID_STORAGE_KEY } from './vuid';
 import type { SegmentsFactory, SegmentsService } from '../segments/segments-manager';
-import { identifyIdentifiers, OdpUserContext } from '../user/user-context';
+import { identifyIdentifiers, OdpUserContext } from '../segments/user-context';
 import type { OdpUserAttributes } from '../types';
 import { resolveOptions, type ResolvedOptions } from './options';
 
@@ -219,7 +220,7 @@ export class OdpClient {
         this.logger.error('createUserContext: userId must be a non-empty string');
         return null;
       }
-      const isObject = typeof attributes === 'object' && attributes !== null && !Array.isArray(attributes);
+      const isObject = isRecord(attributes);
       if (attributes !== undefined && !isObject) this.logger.warn('createUserContext: attributes must be an object');
       const user = new OdpUserContext(userId, isObject ? attributes : {}, {
         fetchSegments: (userKey, userValue, options) => {

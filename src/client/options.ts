@@ -1,3 +1,4 @@
+import { isRecord } from '../core/values';
 import type { LogLevel, Logger, OdpClientConfig } from '../types';
 
 /** `odp` counts: default and least allowed value. One table, so names are written once. */
@@ -44,9 +45,9 @@ const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
  */
 export function resolveOptions(config: OdpClientConfig | undefined): { options: ResolvedOptions; problems: string[] } {
   const problems: string[] = [];
-  const input: OdpClientConfig = isObject(config) ? config : {};
-  if (config !== undefined && !isObject(config)) problems.push('createInstance expects a config object');
-  const odpInput: Record<string, unknown> = isObject(input.odp) ? (input.odp as Record<string, unknown>) : {};
+  const input: OdpClientConfig = isRecord(config) ? config : {};
+  if (config !== undefined && !isRecord(config)) problems.push('createInstance expects a config object');
+  const odpInput: Record<string, unknown> = isRecord(input.odp) ? (input.odp as Record<string, unknown>) : {};
 
   const count = (value: unknown, name: string, fallback: number, min: number): number => {
     if (value === undefined) return fallback;
@@ -61,7 +62,7 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
   };
 
   let datafile = input.datafile;
-  if (datafile !== undefined && typeof datafile !== 'string' && !isObject(datafile)) {
+  if (datafile !== undefined && typeof datafile !== 'string' && !isRecord(datafile)) {
     problems.push('datafile must be a JSON string or an object');
     datafile = undefined;
   }
@@ -98,10 +99,6 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
   return { options, problems };
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function isLogger(value: unknown): value is Logger {
-  return isObject(value) && ['debug', 'info', 'warn', 'error'].every((name) => typeof value[name] === 'function');
+  return isRecord(value) && ['debug', 'info', 'warn', 'error'].every((name) => typeof value[name] === 'function');
 }

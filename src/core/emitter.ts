@@ -24,8 +24,4 @@ export class Emitter<Events extends object> {
       }
     }
   }
-
-  clear(): void {
-    this.listeners.clear();
-  }
 }

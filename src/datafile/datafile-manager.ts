@@ -1,7 +1,7 @@
 import type { SafeLogger } from '../core/logger';
 import type { Platform } from '../platform/platform';
 import type { Transport } from '../transport/transport';
-import { backoffDelay } from '../dispatcher/backoff';
+import { backoffDelay } from '../dispatcher/retry-policy';
 import { parseDatafile, type ParsedDatafile } from './parse-datafile';
 
 export interface DatafileSource {

@@ -1,12 +1,11 @@
 import type { Emitter } from '../core/emitter';
 import type { SafeLogger } from '../core/logger';
 import type { Platform } from '../platform/platform';
-import type { StatsTracker } from '../stats/stats-tracker';
+import type { StatsTracker } from '../core/stats-tracker';
 import { TransportError, type HttpResponse, type Transport } from '../transport/transport';
-import { utf8Length } from '../core/utf8-length';
+import { utf8Length } from '../core/values';
 import type { DropReason, OdpClientEvents, OdpSettings, OdpWireEvent } from '../types';
-import { backoffDelay, parseRetryAfter } from './backoff';
-import { classifyStatus } from './classify';
+import { backoffDelay, classifyStatus, parseRetryAfter } from './retry-policy';
 import type { Lane } from './lane';
 
 export interface DispatcherOptions {

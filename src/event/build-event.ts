@@ -1,6 +1,6 @@
 import { SDK_NAME, SDK_VERSION } from '../meta';
 import type { OdpDataValue, OdpWireEvent } from '../types';
-import { utf8Length } from '../core/utf8-length';
+import { utf8Length } from '../core/values';
 import { odpError, OdpError, type OdpErrorCode } from './odp-error';
 
 const DEFAULT_TYPE = 'fullstack';

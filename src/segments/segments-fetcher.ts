@@ -1,3 +1,4 @@
+import { isRecord } from '../core/values';
 import { TransportError, type Transport } from '../transport/transport';
 import type { OdpSettings } from '../types';
 
@@ -94,10 +95,6 @@ function describeError(error: unknown): string {
 
 function fail(reason: string): SegmentsResult {
   return { ok: false, reason };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function field(value: unknown, name: string): unknown {

@@ -54,11 +54,6 @@ export class SegmentsManager implements SegmentsService {
     this.cache = new LruCache(options.cacheSize, options.cacheTimeoutMs, now);
   }
 
-  /** The segment names the datafile's audiences use (what a fetch asks about). */
-  get segmentsToCheck(): string[] {
-    return [...this.segments];
-  }
-
   /** Takes a datafile's ODP settings and segments; a different host or key empties the cache. */
   configure(odp: OdpSettings | null, datafile: Record<string, unknown>): void {
     const segments = segmentsFromDatafile(datafile);

@@ -1,4 +1,4 @@
-import { utf8Length } from '../../core/utf8-length';
+import { utf8Length } from '../../core/values';
 import type { OdpWireEvent } from '../../types';
 import type { EventJournal } from '../platform';
 

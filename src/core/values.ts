@@ -12,3 +12,8 @@ export function utf8Length(text: string): number {
   }
   return bytes;
 }
+
+/** A non-null object that is not an array: what JSON calls an object. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,5 +1,5 @@
-import { isVuid } from '../identity/vuid';
-import type { SegmentsUserKey } from '../segments/segments-fetcher';
+import { isVuid } from '../client/vuid';
+import type { SegmentsUserKey } from './segments-fetcher';
 import type { FetchQualifiedSegmentsOptions, OdpUserAttributes } from '../types';
 
 /** What a user context needs from its client. */
