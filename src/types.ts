@@ -113,9 +113,16 @@ export type DropReason =
   /** A single event was still too large for the server (413). */
   | 'tooLarge'
   /** `close()` reached its deadline before they were delivered. */
-  | 'closed';
+  | 'closed'
+  /** The user opted out (`setOptOut(true)`): what was waiting was discarded. */
+  | 'optedOut';
 
-/** Counters for logging or export. `accepted == delivered + dropped + queued + inFlight` always holds. */
+/**
+ * Counters for logging or export. `accepted == delivered + dropped + pending + unconfirmed` always
+ * holds: every accepted event is delivered (a 2xx was seen), dropped (with a reason), pending
+ * (queued, waiting for a retry, or in flight), or unconfirmed (handed to the browser as the page
+ * went, with no answer seen; it stays stored and the next page sends it again with the same id).
+ */
 export interface OdpStats {
   /** Events `sendOdpEvent` accepted. */
   accepted: number;
@@ -127,10 +134,14 @@ export interface OdpStats {
   droppedByReason: Record<DropReason, number>;
   /** Calls to `sendOdpEvent` that returned an error (never accepted), by code. */
   rejected: Partial<Record<OdpError['code'], number>>;
+  /** Events not yet settled in this host: `queued + inFlight`. */
+  pending: number;
   /** Events waiting: in the queue or for a retry. */
   queued: number;
   /** Events in requests that have not answered yet. */
   inFlight: number;
+  /** Events handed to the browser as the page went whose answer the page never saw (see above). */
+  unconfirmed: number;
   /** Requests sent, retries included. */
   requests: number;
   /** Requests that were retries of a failed one. */

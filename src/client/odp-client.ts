@@ -6,7 +6,7 @@ import { DatafileManager } from '../datafile/datafile-manager';
 import { Dispatcher } from '../dispatcher/dispatcher';
 import { buildEvent, type BuildContext, type RawEvent } from '../event/build-event';
 import { odpError, OdpError, type OdpErrorCode } from '../event/odp-error';
-import type { PageLifecycle, Platform } from '../platform/platform';
+import type { ClientHandle, HostLifecycle, Platform } from '../platform/platform';
 import { BatchQueue } from '../queue/batch-queue';
 import { FlushScheduler } from '../queue/flush-scheduler';
 import { StatsTracker } from '../core/stats-tracker';
@@ -54,9 +54,9 @@ export class OdpClient {
   private ready = false;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private readonly readyWaiters = new Set<() => void>();
-  private unwatchPage: (() => void) | undefined;
-  private cancelSave: (() => void) | undefined;
+  private readonly readyWaiters = new Set<(error?: Error) => void>();
+  /** The host's lifecycle (page or process) that drives delivery; absent where there is none. */
+  private readonly host: HostLifecycle | undefined;
 
   /** `segments` adds Real-Time Segments (user contexts fetch none without it). */
   constructor(
@@ -69,7 +69,6 @@ export class OdpClient {
     this.logger = new SafeLogger(options.logger, options.logLevel);
     for (const problem of problems) this.logger.error(`invalid config: ${problem}`);
     const odp = options.odp;
-    this.buildContext = { maxEventBytes: odp.maxEventBytes };
     this.transport = platform.createTransport({ maxSockets: odp.maxConcurrentRequests });
     this.scheduler = new FlushScheduler(odp.flushIntervalMs, platform.schedule, () => this.cutBatch());
     if (options.vuid) {
@@ -78,9 +77,9 @@ export class OdpClient {
       this.vuid = null;
       platform.storage?.remove(VUID_STORAGE_KEY);
     }
-    const page = platform.page;
+    this.buildContext = { maxEventBytes: odp.maxEventBytes, vuid: this.vuid };
     this.dispatcher = new Dispatcher(
-      { ...odp, keepaliveBytes: page?.keepaliveBytes },
+      { ...odp, keepaliveBytes: platform.keepaliveBytes },
       this.transport,
       platform.schedule,
       this.stats_,
@@ -88,7 +87,7 @@ export class OdpClient {
       this.emitter,
       platform.createLane(odp.maxConcurrentRequests),
     );
-    if (page) this.watchPage(page);
+    this.host = platform.attach?.(this.handle());
     this.segments = segments?.(
       { disabled: odp.disabled, cacheSize: odp.segmentsCacheSize, cacheTimeoutMs: odp.segmentsCacheTimeoutMs, requestTimeoutMs: odp.requestTimeoutMs },
       // Its own transport: a segments fetch is on the caller's decision path and must not queue behind event batches.
@@ -130,23 +129,25 @@ export class OdpClient {
     }
   }
 
-  /** Resolves once a valid datafile is held; with `timeoutMs`, rejects with an Error when time runs out. */
+  /**
+   * Resolves once a valid datafile is held. Rejects with an Error when `timeoutMs` passes first, or
+   * when the client is closed first. Its timer never keeps Node alive.
+   */
   onReady(options: OnReadyOptions = {}): Promise<void> {
     if (this.ready) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error('odp-sdk: the client was closed before it was ready'));
     return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = () => {
-        if (timer) clearTimeout(timer);
+      let cancelTimer: (() => void) | undefined;
+      const done = (error?: Error) => {
+        cancelTimer?.();
         this.readyWaiters.delete(done);
-        resolve();
+        if (error) reject(error);
+        else resolve();
       };
       this.readyWaiters.add(done);
       const timeoutMs = options?.timeoutMs;
       if (typeof timeoutMs === 'number' && timeoutMs >= 0) {
-        timer = setTimeout(() => {
-          this.readyWaiters.delete(done);
-          reject(new Error(`odp-sdk: no valid datafile within ${timeoutMs} ms`));
-        }, timeoutMs);
+        cancelTimer = this.platform.schedule(() => done(new Error(`odp-sdk: no valid datafile within ${timeoutMs} ms`)), timeoutMs);
       }
     });
   }
@@ -164,33 +165,39 @@ export class OdpClient {
 
   /**
    * Stops the client: later events get `closed`, polling stops, what is queued is sent, and what
-   * is still undelivered at the deadline is dropped as `closed`. Resolves (never rejects) when
-   * nothing is left: no timer or socket then keeps Node alive.
+   * is still undelivered at the deadline is dropped as `closed` (one warning says how many).
+   * Resolves (never rejects) by the deadline: no timer or socket then keeps Node alive.
    */
   close(options: CloseOptions = {}): Promise<void> {
     if (!this.closing) {
       this.closed = true;
-      this.unwatchPage?.();
       const timeoutMs = typeof options?.timeoutMs === 'number' && options.timeoutMs >= 0 ? options.timeoutMs : this.options.closeTimeoutMs;
       this.datafiles.stop();
       this.segments?.close();
+      for (const settle of [...this.readyWaiters]) settle(new Error('odp-sdk: the client was closed before it was ready'));
       this.cutBatch();
       const release = this.platform.holdOpen?.();
       this.closing = this.dispatcher
         .close(timeoutMs)
+        .then((dropped) => {
+          if (dropped) this.logger.warn(`close(): ${dropped} events were not delivered within ${timeoutMs} ms and were dropped`);
+        })
         .catch((error: unknown) => {
           this.logger.error(`close failed: ${String(error)}`);
         })
-        .finally(() => release?.());
+        .finally(() => {
+          this.host?.detach();
+          release?.();
+        });
     }
     return this.closing;
   }
 
-  /** Counters: accepted, delivered, dropped (by reason), rejected calls (by code), queued, in flight, requests. */
+  /** Counters: accepted, delivered, dropped (by reason), rejected calls (by code), pending, unconfirmed, requests. */
   stats(): OdpStats {
     const stats = this.stats_.snapshot();
-    const journal = this.platform.page?.journal;
-    if (journal) stats.storageErrors = journal.errors;
+    const storageErrors = this.host?.storageErrors?.();
+    if (storageErrors !== undefined) stats.storageErrors = storageErrors;
     return stats;
   }
 
@@ -268,7 +275,6 @@ export class OdpClient {
         : { type: first, action: args[1], identifiers: args[2], data: args[3] };
     const event = buildEvent(raw, this.buildContext);
     if (event instanceof OdpError) return this.refuse(event.code, event.message, event);
-    if (this.vuid && event.identifiers.vuid === undefined) event.identifiers.vuid = this.vuid;
     if (this.closed) return this.refuse('closed', 'the client is closed');
     if (this.stats_.held >= this.options.odp.queueSize) {
       return this.refuse('queueFull', `the queue is full (odp.queueSize ${this.options.odp.queueSize}); event discarded`);
@@ -278,65 +284,40 @@ export class OdpClient {
     const length = this.queue.push(event);
     if (length >= this.options.odp.batchSize) this.cutBatch();
     else if (length === 1) this.scheduler.arm();
-    this.changed();
+    this.host?.queueChanged();
     return null;
   }
 
-  /** Browsers: hiding the page sends what waits with keep-alive; the journal keeps what is undelivered for the next page load. */
-  private watchPage(page: PageLifecycle): void {
-    const dispatcher = this.dispatcher;
-    dispatcher.setOnline(page.online());
-    dispatcher.onChange = () => this.changed();
-    this.unwatchPage = page.watch({
-      hide: (leaving, persisted) => {
+  /** What the platform's lifecycle code (page, process) may see and do of this client. */
+  private handle(): ClientHandle {
+    return {
+      dispatcher: this.dispatcher,
+      logger: this.logger,
+      closeTimeoutMs: this.options.closeTimeoutMs,
+      maxStoredBytes: this.options.odp.maxStoredBytes,
+      cutBatch: () => this.cutBatch(),
+      pending: () => ({ odp: this.odp, events: this.queue.peek() }),
+      undelivered: () => this.stats_.queued + this.stats_.inFlight,
+      drain: async (timeoutMs) => {
         this.cutBatch();
-        dispatcher.pageHidden(leaving);
-        this.save(leaving && !persisted);
+        const release = this.platform.holdOpen?.();
+        let cancel: (() => void) | undefined;
+        await Promise.race([this.dispatcher.flush(), new Promise<void>((resolve) => (cancel = this.platform.schedule(resolve, timeoutMs)))]);
+        cancel?.();
+        release?.();
       },
-      show: () => {
-        dispatcher.pageShown();
-        this.save(false);
+      restore: (odp, events) => {
+        let taken = 0;
+        for (const event of events) {
+          if (this.closed || !sameOdp(odp, this.odp) || this.stats_.held >= this.options.odp.queueSize) break;
+          this.stats_.accept();
+          taken++;
+          if (this.queue.push(event) >= this.options.odp.batchSize) this.cutBatch();
+        }
+        this.cutBatch();
+        return taken;
       },
-      online: (online) => dispatcher.setOnline(online),
-    });
-  }
-
-  /** Undelivered events changed: journal them once the current task is done. */
-  private changed(): void {
-    if (this.platform.page?.journal) this.cancelSave ??= this.platform.schedule(() => this.save(false), 0);
-  }
-
-  private save(leaving: boolean): void {
-    this.cancelSave?.();
-    this.cancelSave = undefined;
-    const journal = this.platform.page?.journal;
-    if (!journal) return;
-    // The queue holds less than a batch and has no peek: take and put back.
-    const queued = this.queue.take();
-    for (const event of queued) this.queue.push(event);
-    const byKey: Record<string, OdpWireEvent[]> = {};
-    for (const { odp, events } of [...this.dispatcher.held(), { odp: this.odp, events: queued }]) {
-      if (odp) (byKey[odp.publicKey] ??= []).push(...events);
-    }
-    journal.save(byKey, this.options.odp.maxStoredBytes, leaving);
-  }
-
-  /** Events an earlier page left undelivered go out first, with their original ids. */
-  private restore(odp: OdpSettings): void {
-    const events = this.platform.page?.journal?.claim(odp.publicKey) ?? [];
-    if (!events.length) return;
-    let lost = 0;
-    for (const event of events) {
-      if (this.stats_.held >= this.options.odp.queueSize) {
-        lost++;
-        continue;
-      }
-      this.stats_.accept();
-      if (this.queue.push(event) >= this.options.odp.batchSize) this.cutBatch();
-    }
-    this.cutBatch();
-    this.logger.info(`sending ${events.length} events an earlier page left undelivered`);
-    if (lost) this.logger.warn(`${lost} stored events were discarded: the queue is full (odp.queueSize)`);
+    };
   }
 
   private refuse(code: OdpErrorCode, message: string, error: OdpError = odpError(code, message)): OdpError {
@@ -351,24 +332,25 @@ export class OdpClient {
     if (this.queue.length === 0) return;
     const events = this.queue.take();
     const odp = this.odp;
-    if (odp) this.dispatcher.dispatch(events, odp);
+    if (odp) void this.dispatcher.dispatch(events, odp);
+    this.host?.queueChanged();
   }
 
   private takeDatafile(datafile: ParsedDatafile): void {
     const next = datafile.odp;
     const previous = this.odp;
-    if (previous && (!next || next.host !== previous.host || next.publicKey !== previous.publicKey)) {
-      // Events queued under the old settings go out with them.
-      this.cutBatch();
-    }
+    const changed = !sameOdp(previous, next);
+    // Events queued under the old settings go out with them.
+    if (previous && changed) this.cutBatch();
     if (next) this.logger.addSecret(next.publicKey);
     this.odp = next;
+    // What an earlier page left for these settings is taken over (restored) once the client is ready.
+    const takeOver = next && changed && !this.options.odp.disabled;
     this.segments?.configure(next, datafile.json);
     this.emitter.emit('datafileUpdate', { revision: datafile.revision, odp: next });
     if (!this.ready) {
       this.ready = true;
       this.logger.info('ready');
-      if (next && !this.options.odp.disabled) this.restore(next);
       this.emitter.emit('ready', { odp: next });
       for (const resolve of [...this.readyWaiters]) resolve();
       if (this.vuid && next && !this.options.odp.disabled) {
@@ -376,7 +358,12 @@ export class OdpClient {
         if (error) this.logger.warn(`client_initialized not sent: ${error.message}`);
       }
     }
+    if (takeOver) this.host?.settings(next);
   }
+}
+
+function sameOdp(a: OdpSettings | null, b: OdpSettings | null): boolean {
+  return a?.host === b?.host && a?.publicKey === b?.publicKey;
 }
 
 /**

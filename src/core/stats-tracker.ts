@@ -2,8 +2,9 @@ import type { OdpErrorCode } from '../event/odp-error';
 import type { DropReason, OdpStats } from '../types';
 
 /**
- * The one place counters change. Events move queued → inFlight → (delivered | dropped), or
- * back to queued for a retry, so `accepted == delivered + dropped + queued + inFlight` holds.
+ * The one place counters change. Events move queued → inFlight → (delivered | dropped |
+ * unconfirmed), or back to queued for a retry, so `accepted == delivered + dropped + queued +
+ * inFlight + unconfirmed` holds. Tests check it against what reached the wire, not against itself.
  */
 export class StatsTracker {
   accepted = 0;
@@ -12,12 +13,14 @@ export class StatsTracker {
   inFlight = 0;
   requests = 0;
   retries = 0;
-  private readonly droppedBy: Record<DropReason, number> = { retriesExhausted: 0, rejectedByServer: 0, tooLarge: 0, closed: 0 };
+  /** Handed to a browser as the page went, with no answer seen: still stored, sent again by the next page. */
+  unconfirmed = 0;
+  readonly droppedBy: Record<DropReason, number> = { retriesExhausted: 0, rejectedByServer: 0, tooLarge: 0, closed: 0, optedOut: 0 };
   private readonly rejectedBy: Partial<Record<OdpErrorCode, number>> = {};
 
-  /** Events held (queued, waiting for a retry or in flight): what `queueSize` bounds. */
+  /** Events held (queued, waiting for a retry, in flight or unconfirmed): what `queueSize` bounds. */
   get held(): number {
-    return this.queued + this.inFlight;
+    return this.queued + this.inFlight + this.unconfirmed;
   }
 
   accept(): void {
@@ -47,23 +50,40 @@ export class StatsTracker {
     this.queued += count;
   }
 
-  drop(count: number, reason: DropReason, wasInFlight: boolean): void {
-    if (wasInFlight) this.inFlight -= count;
+  /** In flight as the host went, and no answer seen. */
+  unconfirm(count: number): void {
+    this.inFlight -= count;
+    this.unconfirmed += count;
+  }
+
+  /** Unconfirmed events are sent again. */
+  reconsider(count: number): void {
+    this.unconfirmed -= count;
+    this.queued += count;
+  }
+
+  /** `from`: where the events were counted until now. */
+  drop(count: number, reason: DropReason, from: string): void {
+    if (from === 'inFlight') this.inFlight -= count;
+    else if (from === 'unconfirmed') this.unconfirmed -= count;
     else this.queued -= count;
     this.droppedBy[reason] += count;
   }
 
   snapshot(): OdpStats {
     const droppedByReason = { ...this.droppedBy };
-    const dropped = droppedByReason.retriesExhausted + droppedByReason.rejectedByServer + droppedByReason.tooLarge + droppedByReason.closed;
+    let dropped = 0;
+    for (const reason in droppedByReason) dropped += droppedByReason[reason as DropReason];
     return {
       accepted: this.accepted,
       delivered: this.delivered,
       dropped,
       droppedByReason,
       rejected: { ...this.rejectedBy },
+      pending: this.queued + this.inFlight,
       queued: this.queued,
       inFlight: this.inFlight,
+      unconfirmed: this.unconfirmed,
       requests: this.requests,
       retries: this.retries,
     };

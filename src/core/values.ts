@@ -17,3 +17,11 @@ export function utf8Length(text: string): number {
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/** Timers hold a signed 32-bit count of ms: a longer delay would fire at once, so it is cut to this. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay that every runtime's `setTimeout` takes as meant: 0 to {@link MAX_TIMER_MS}. */
+export function timerDelay(ms: number): number {
+  return ms > MAX_TIMER_MS ? MAX_TIMER_MS : ms > 0 ? ms : 0;
+}

@@ -1,9 +1,9 @@
 import type { Emitter } from '../core/emitter';
 import type { SafeLogger } from '../core/logger';
-import type { Platform } from '../platform/platform';
 import type { StatsTracker } from '../core/stats-tracker';
-import { TransportError, type HttpResponse, type Transport } from '../transport/transport';
 import { utf8Length } from '../core/values';
+import type { Platform } from '../platform/platform';
+import { TransportError, type HttpResponse, type Transport } from '../transport/transport';
 import type { DropReason, OdpClientEvents, OdpSettings, OdpWireEvent } from '../types';
 import { backoffDelay, classifyStatus, parseRetryAfter } from './retry-policy';
 import type { Lane } from './lane';
@@ -13,37 +13,66 @@ export interface DispatcherOptions {
   maxRetries: number;
   initialBackoffMs: number;
   maxBackoffMs: number;
-  /** Browsers: bytes of bodies that may be in flight as keep-alive requests (they outlive the page); 0 or absent: none. */
-  keepaliveBytes?: number;
+  /** Browsers: bytes of bodies that may be in flight as keep-alive requests (they outlive the page); 0: none. */
+  keepaliveBytes: number;
 }
 
+/** A batch of undelivered events, as a journal sees it: its body is the exact JSON that is sent. */
+export interface Batch {
+  readonly id: number;
+  readonly odp: OdpSettings;
+  readonly events: readonly OdpWireEvent[];
+  readonly body: string;
+}
+
+/**
+ * Told when undelivered events come and go, batch by batch: what a journal needs to keep them
+ * across page loads without re-serialising anything. A batch stays `added` until a 2xx for it was
+ * seen or it was dropped: a hand-off whose answer the page never saw stays.
+ */
+export interface DispatcherObserver {
+  added(batch: Batch): void;
+  removed(batch: Batch): void;
+}
+
+type JobState = 'queued' | 'inFlight' | 'waiting' | 'unconfirmed' | 'done';
+
 /** A batch on its way: it keeps its body and its ODP settings across retries. */
-interface Job {
+interface Job extends Batch {
   events: OdpWireEvent[];
-  odp: OdpSettings;
+  body: string;
+  /** Bumped at each enqueue: a lane entry left behind by an earlier one is skipped. */
+  ticket: number;
   /** Failed attempts so far. */
   failures: number;
-  body: string | undefined;
-  state: 'queued' | 'inFlight' | 'waiting' | 'done';
+  state: JobState;
   cancelWait: (() => void) | undefined;
-  /** In flight as a keep-alive request: the browser delivers it even if the page goes. */
-  keepalive: boolean;
-  done: Promise<void>;
   settle: () => void;
+  done: Promise<void>;
 }
 
 const PRIORITY_NEW = 0;
 /** While close() runs, retries are pulled in towards its deadline, but never closer together than this. */
 const CLOSING_RETRY_FLOOR_MS = 50;
+/**
+ * The longest `Retry-After` honoured. ODP's limits are per second or minute; a longer (or
+ * hostile, or far-future HTTP-date) value would hold every later event, filling the bounded
+ * queue, so it is cut to five minutes, which still spaces a failing server's requests widely.
+ */
+export const MAX_RETRY_AFTER_MS = 300_000;
 const BODY_EXCERPT = 200;
 
 /**
- * Sends batches through the platform's lane (`maxConcurrentRequests` slots) and owns the
- * retry policy: exponential backoff with jitter for the whole lane (a failing server gets one
- * request per slot per backoff, not a storm), `Retry-After` honoured, 413 split, other 4xx dropped.
+ * The delivery state machine. Sends batches through the platform's lane (`maxConcurrentRequests`
+ * slots) and owns the retry policy: exponential backoff with jitter for the whole lane (a failing
+ * server gets one request per slot per backoff, not a storm), `Retry-After` honoured, 413 split,
+ * other 4xx dropped. It knows no page or process: platforms drive it through {@link hold},
+ * {@link sendNow}, {@link handOff} and {@link requeueUnconfirmed}.
  */
 export class Dispatcher {
   private readonly outstanding = new Set<Job>();
+  private readonly unconfirmed = new Set<Job>();
+  private readonly holds = new Set<string>();
   private waiting = 0;
   /** Retries and split halves jump the lane: each gets a higher priority than anything queued. */
   private frontPriority = PRIORITY_NEW;
@@ -51,14 +80,16 @@ export class Dispatcher {
   private abandoned = false;
   /** When close() gives up (ms since the epoch); retries are pulled in before it. */
   private deadlineAt = Infinity;
+  /** The lane-wide backoff ends then (ms since the epoch). */
+  private backoffUntil = 0;
+  /** The server's `Retry-After` ends then: nothing overrides it (ms since the epoch). */
+  private serverUntil = 0;
   private keepaliveInFlight = 0;
-  /** `pagehide`s so far: a keep-alive request that fails after one was handed to the browser. */
-  private pageHides = 0;
-  private offline = false;
-  /** The page was left: only keep-alive requests may start (a plain one could be cut off, or duplicate the journal). */
-  private left = false;
-  /** Called when the set of undelivered events changes (browsers keep it in a journal). */
-  onChange: (() => void) | undefined;
+  /** Hand-offs so far: a keep-alive request that fails after one may well have been delivered. */
+  private handOffs = 0;
+  private nextId = 1;
+  /** Set by a platform that keeps undelivered events (browsers' journal). */
+  observer: DispatcherObserver | undefined;
 
   constructor(
     private readonly options: DispatcherOptions,
@@ -70,26 +101,61 @@ export class Dispatcher {
     private readonly lane: Lane,
   ) {}
 
-  /** Takes a batch of accepted (already counted as queued) events. */
-  dispatch(events: OdpWireEvent[], odp: OdpSettings): void {
-    this.enqueue(this.createJob(events, odp), PRIORITY_NEW);
-    this.onChange?.();
+  /** Takes a batch of accepted (already counted as queued) events; resolves once it is delivered or dropped. */
+  dispatch(events: OdpWireEvent[], odp: OdpSettings): Promise<void> {
+    const job = this.createJob(events, odp);
+    this.enqueue(job, PRIORITY_NEW);
+    return job.done;
+  }
+
+  /** The earliest time a request may go: the lane's backoff and the server's `Retry-After` (ms since the epoch). */
+  get notBefore(): number {
+    return Math.max(this.backoffUntil, this.serverUntil);
+  }
+
+  /** Honours a pause that an earlier host (a page before a reload) was asked for. */
+  waitUntil(time: number): void {
+    if (time <= Date.now()) return;
+    this.serverUntil = Math.max(this.serverUntil, time);
+    this.hold('server', true);
+    this.schedule(() => this.hold('server', false), time - Date.now());
   }
 
   /**
-   * Browsers, the page is hidden or left: batches waiting for a slot or a retry go out now as
-   * keep-alive requests, cut to fit the budget; what does not fit stays, in order (the journal keeps it).
+   * Starts or ends a hold (e.g. `offline`, `left`): while any hold is on, no request starts;
+   * those running go on. Ending the last one sends what waits, backoff allowing.
    */
-  pageHidden(leaving: boolean): void {
-    if (leaving) {
-      this.pageHides++;
-      this.left = true;
+  hold(reason: string, on: boolean): void {
+    if (on) {
+      this.holds.add(reason);
       this.lane.pause();
+      return;
     }
-    const budget = this.options.keepaliveBytes ?? 0;
-    if (this.offline || !budget) return;
+    this.holds.delete(reason);
+    this.startLane();
+  }
+
+  /**
+   * Back online: the failures were the network's, not the server's, so what waits for a backoff
+   * goes now; a `Retry-After` the server gave still holds.
+   */
+  forgiveFailures(): void {
+    this.consecutiveFailures = 0;
+    this.backoffUntil = 0;
+    if (Date.now() < this.serverUntil) return;
+    for (const job of [...this.outstanding]) if (job.state === 'waiting') this.resume(job);
+  }
+
+  /**
+   * Sends every batch that may go now at once, as keep-alive requests within the platform's
+   * budget: never one inside a backoff or `Retry-After` (those stay, and stay journaled).
+   * What does not fit the budget stays queued, in order.
+   */
+  sendNow(): void {
+    const budget = this.options.keepaliveBytes;
+    if (!budget || Date.now() < this.notBefore) return;
     for (const job of [...this.outstanding]) {
-      if (job.state !== 'queued' && job.state !== 'waiting') continue;
+      if (job.state !== 'queued') continue;
       let bytes = this.keepaliveInFlight + 1;
       let fit = 0;
       for (const event of job.events) {
@@ -98,56 +164,47 @@ export class Dispatcher {
         fit++;
       }
       if (!fit) break;
-      if (job.state === 'waiting') {
-        job.cancelWait?.();
-        this.waiting--;
-      }
-      job.state = 'queued';
       if (fit < job.events.length) {
-        this.enqueue(this.createJob(job.events.slice(fit), job.odp), ++this.frontPriority);
-        job.events = job.events.slice(0, fit);
-        job.body = undefined;
+        const rest = this.replace(job, [job.events.slice(0, fit), job.events.slice(fit)]);
+        this.enqueue(rest[1]!, ++this.frontPriority);
+        void this.send(rest[0]!);
+      } else {
+        void this.send(job); // its entry in the lane is skipped when it comes up
       }
-      void this.send(job); // a copy of it may still sit in the lane: send() skips it then
     }
-    this.startLane();
   }
 
-  /** Browsers: the page came back from the back/forward cache. */
-  pageShown(): void {
-    this.left = false;
-    this.startLane();
+  /**
+   * The host is going (a page left for good): requests in flight now, or started from now on,
+   * may be delivered without this host seeing the answer. A keep-alive request that then fails
+   * leaves its events `unconfirmed` (still journaled, sent again by the next page with the
+   * same ids) instead of retrying them now, which would duplicate what the browser delivers.
+   */
+  handOff(): void {
+    this.handOffs++;
   }
 
-  /** Browsers: no request goes out while offline (no retry storm); back online, what waits goes at once. */
-  setOnline(online: boolean): void {
-    this.offline = !online;
-    if (!online) return this.lane.pause();
-    this.consecutiveFailures = 0;
-    for (const job of [...this.outstanding]) if (job.state === 'waiting') this.resume(job);
-    this.startLane();
+  /** The host came back (the back/forward cache): unconfirmed batches are sent again, with their ids. */
+  requeueUnconfirmed(): void {
+    for (const job of this.unconfirmed) {
+      this.stats.reconsider(job.events.length);
+      this.outstanding.add(job);
+      this.enqueue(job, ++this.frontPriority);
+    }
+    this.unconfirmed.clear();
   }
 
-  private startLane(): void {
-    if (!this.waiting && !this.offline && !this.left) this.lane.start();
-  }
-
-  /** Undelivered events not handed to a keep-alive request, with their ODP settings. */
-  held(): Array<{ odp: OdpSettings; events: OdpWireEvent[] }> {
-    return [...this.outstanding].filter((job) => !job.keepalive);
-  }
-
-  /** Resolves once every batch dispatched so far is delivered or dropped. */
+  /** Resolves once every batch dispatched so far is delivered, dropped or handed off. */
   async flush(): Promise<void> {
-    const pending = [...this.outstanding].map((job) => job.done);
-    await Promise.all(pending);
+    await Promise.all([...this.outstanding].map((job) => job.done));
   }
 
   /**
    * Sends what is left, waiting retries at once, and gives up at the deadline:
-   * what is undelivered then is dropped as `closed`. Resolves when nothing is outstanding.
+   * what is undelivered then is dropped as `closed`. Resolves when nothing is outstanding,
+   * with the number of events dropped at the deadline.
    */
-  async close(timeoutMs: number): Promise<void> {
+  async close(timeoutMs: number): Promise<number> {
     this.deadlineAt = Date.now() + timeoutMs;
     for (const job of this.outstanding) {
       if (job.state === 'waiting') this.resume(job);
@@ -158,9 +215,34 @@ export class Dispatcher {
     });
     await Promise.race([this.flush(), deadline]);
     cancelDeadline?.();
+    const before = this.stats.droppedBy.closed;
     this.abandon();
     await this.flush();
     this.transport.close();
+    return this.stats.droppedBy.closed - before;
+  }
+
+  /**
+   * Drops everything undelivered (queued, waiting or in flight) as `reason`, at once: e.g. the
+   * user opted out. Returns how many events were dropped.
+   */
+  discard(reason: DropReason): number {
+    let count = 0;
+    for (const job of [...this.outstanding, ...this.unconfirmed]) {
+      if (job.state === 'waiting') {
+        job.cancelWait?.();
+        this.waiting--;
+      }
+      count += job.events.length;
+      this.drop(job, reason, undefined, `${job.events.length} events were discarded (${reason})`, true);
+    }
+    this.unconfirmed.clear();
+    this.startLane();
+    return count;
+  }
+
+  private startLane(): void {
+    if (!this.waiting && !this.holds.size) this.lane.start();
   }
 
   private createJob(events: OdpWireEvent[], odp: OdpSettings): Job {
@@ -168,30 +250,42 @@ export class Dispatcher {
     const done = new Promise<void>((resolve) => {
       settle = resolve;
     });
-    const job: Job = { events, odp, failures: 0, body: undefined, state: 'queued', cancelWait: undefined, keepalive: false, done, settle };
+    // Serialised once: at once where a journal keeps it, else when first sent (less held meanwhile).
+    const body = this.observer ? JSON.stringify(events) : '';
+    const job: Job = { id: this.nextId++, events, odp, body, ticket: 0, failures: 0, state: 'queued', cancelWait: undefined, done, settle };
     this.outstanding.add(job);
+    this.observer?.added(job);
     return job;
+  }
+
+  /** Replaces a job by jobs for `parts` of its events: they take its place (and its journal entry). */
+  private replace(job: Job, parts: OdpWireEvent[][]): Job[] {
+    const jobs = parts.map((events) => this.createJob(events, job.odp));
+    for (const part of jobs) part.failures = job.failures;
+    this.outstanding.delete(job);
+    job.state = 'done';
+    this.observer?.removed(job);
+    void Promise.all(jobs.map((part) => part.done)).then(job.settle);
+    return jobs;
   }
 
   private enqueue(job: Job, priority: number): void {
     job.state = 'queued';
-    this.lane.add(() => this.send(job), priority);
+    const ticket = ++job.ticket;
+    this.lane.add(() => (job.ticket === ticket ? this.send(job) : Promise.resolve()), priority);
   }
 
   private async send(job: Job): Promise<void> {
-    if (job.state !== 'queued') return; // dropped while it waited for a slot
+    if (job.state !== 'queued') return; // sent, dropped or replaced while it waited for a slot
     job.state = 'inFlight';
+    job.ticket++;
+    job.body ||= JSON.stringify(job.events);
     const count = job.events.length;
     this.stats.send(count, job.failures > 0);
-    job.body ??= JSON.stringify(job.events);
     const bytes = this.options.keepaliveBytes ? utf8Length(job.body) : 0;
-    const keepalive = bytes > 0 && this.keepaliveInFlight + bytes <= this.options.keepaliveBytes!;
-    const hides = this.pageHides;
-    if (keepalive) {
-      this.keepaliveInFlight += bytes;
-      job.keepalive = true;
-      this.onChange?.();
-    }
+    const keepalive = bytes > 0 && this.keepaliveInFlight + bytes <= this.options.keepaliveBytes;
+    const handOffs = this.handOffs;
+    if (keepalive) this.keepaliveInFlight += bytes;
     let response: HttpResponse | undefined;
     let failure: TransportError | undefined;
     try {
@@ -207,16 +301,18 @@ export class Dispatcher {
       failure = error instanceof TransportError ? error : new TransportError('network', String(error));
     }
     if (keepalive) this.keepaliveInFlight -= bytes;
-    job.keepalive = false;
-    if (job.state !== 'inFlight') return; // abandoned at the deadline meanwhile
-    if (!response && keepalive && hides !== this.pageHides) {
-      // The page was left meanwhile: the browser still delivers it (Chromium), so a retry would duplicate it.
-      this.stats.deliver(count);
-      this.finish(job);
-      this.logger.info(`handed ${count} events to the browser as the page was left`);
-      return;
-    }
+    if (job.state !== 'inFlight') return; // dropped meanwhile (the deadline passed, or discard())
     if (!response) {
+      if (keepalive && handOffs !== this.handOffs) {
+        // The host went meanwhile: the browser may well have delivered it, so no retry here.
+        this.stats.unconfirm(count);
+        job.state = 'unconfirmed';
+        this.outstanding.delete(job);
+        this.unconfirmed.add(job);
+        job.settle();
+        this.logger.info(`${count} events were handed to the browser as the page went; they stay stored until a 2xx is seen`);
+        return;
+      }
       this.fail(job, `${failure?.kind ?? 'network'} error: ${failure?.message ?? 'unknown'}`, undefined, undefined);
       return;
     }
@@ -255,20 +351,23 @@ export class Dispatcher {
     }
     this.consecutiveFailures++;
     const backoff = backoffDelay(this.consecutiveFailures, this.options.initialBackoffMs, this.options.maxBackoffMs);
-    let delay = Math.max(backoff, retryAfterMs ?? 0);
-    const remaining = this.deadlineAt - Date.now();
+    const serverMs = Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS);
+    let delay = Math.max(backoff, serverMs);
+    const now = Date.now();
+    const remaining = this.deadlineAt - now;
     if (delay > remaining) {
       // A retry after close()'s deadline could only be dropped: try halfway to it instead, yet
       // not in a rush that burns the retry budget, and never sooner than Retry-After allows.
-      delay = Math.round(Math.max(remaining / 2, Math.min(this.options.initialBackoffMs, CLOSING_RETRY_FLOOR_MS), retryAfterMs ?? 0));
+      delay = Math.round(Math.max(remaining / 2, Math.min(this.options.initialBackoffMs, CLOSING_RETRY_FLOOR_MS), serverMs));
     }
+    this.backoffUntil = Math.max(this.backoffUntil, now + delay);
+    if (serverMs) this.serverUntil = Math.max(this.serverUntil, now + serverMs);
     this.logger.info(`sending ${job.events.length} events failed (${why}); retry ${job.failures} in ${delay} ms`);
     this.stats.requeue(job.events.length);
     job.state = 'waiting';
     this.waiting++;
     this.lane.pause();
     job.cancelWait = this.schedule(() => this.resume(job), delay);
-    this.onChange?.();
   }
 
   private resume(job: Job): void {
@@ -279,38 +378,41 @@ export class Dispatcher {
     this.startLane();
   }
 
-  /** 413: halve the batch; a single event that is still too large is dropped. */
+  /** 413: halve the batch; a single event that is still too large is dropped, and nothing more is sent once closed. */
   private split(job: Job): void {
     const count = job.events.length;
+    if (this.abandoned) {
+      this.drop(job, 'closed', 413, `${count} events were not delivered before close() ended (413, not split after the deadline)`);
+      return;
+    }
     if (count === 1) {
       this.drop(job, 'tooLarge', 413, 'ODP answered 413 to a single event: it is too large and was dropped');
       return;
     }
     this.stats.requeue(count);
-    job.state = 'done';
-    this.outstanding.delete(job);
     const middle = Math.ceil(count / 2);
-    const halves = [job.events.slice(0, middle), job.events.slice(middle)].map((events) => this.createJob(events, job.odp));
+    const halves = this.replace(job, [job.events.slice(0, middle), job.events.slice(middle)]);
+    for (const half of halves) half.failures = 0;
     // Second half in first, so that the first half gets the higher priority and leads.
     this.enqueue(halves[1]!, ++this.frontPriority);
     this.enqueue(halves[0]!, ++this.frontPriority);
-    void Promise.all(halves.map((half) => half.done)).then(job.settle);
   }
 
-  private drop(job: Job, reason: DropReason, status: number | undefined, message: string): void {
+  private drop(job: Job, reason: DropReason, status: number | undefined, message: string, quiet = false): void {
     const count = job.events.length;
-    this.stats.drop(count, reason, job.state === 'inFlight');
+    this.stats.drop(count, reason, job.state);
     this.finish(job);
-    this.logger.error(message);
+    if (!quiet) this.logger.error(message);
     this.emitter.emit('dropped', { reason, count, status, message });
   }
 
   private finish(job: Job): void {
     job.state = 'done';
-    job.body = undefined; // the lane may hold the job a little longer; its body need not wait with it
+    job.body = ''; // a lane entry may hold the job a little longer; its body need not wait with it
     this.outstanding.delete(job);
+    this.unconfirmed.delete(job);
+    this.observer?.removed(job);
     job.settle();
-    this.onChange?.();
   }
 
   /** The deadline passed: drop what waits, abort what is in flight. */

@@ -20,7 +20,7 @@ interface Entry {
 
 /** A small {@link Lane}: an array kept in priority order, read from a moving head. */
 export class PriorityLane implements Lane {
-  private entries: Entry[] = [];
+  private entries: Array<Entry | undefined> = [];
   private head = 0;
   private running = 0;
   private paused = false;
@@ -60,7 +60,8 @@ export class PriorityLane implements Lane {
 
   private pump(): void {
     while (!this.paused && this.running < this.concurrency && this.head < this.entries.length) {
-      const { task } = this.entries[this.head++]!;
+      const { task } = this.entries[this.head]!;
+      this.entries[this.head++] = undefined; // a started task's closure (and its batch) is not kept
       if (this.head > 1024 && this.head * 2 > this.entries.length) {
         this.entries = this.entries.slice(this.head); // drop the consumed prefix now and then
         this.head = 0;

@@ -18,11 +18,13 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
 export type Verdict = 'delivered' | 'retry' | 'split' | 'reject';
 
 const RETRYABLE_4XX = new Set([408, 425, 429]);
+/** 5xx answers that say the request itself cannot work (not implemented, HTTP version, network login): retrying cannot help. */
+const FINAL_5XX = new Set([501, 505, 511]);
 
 export function classifyStatus(status: number): Verdict {
   if (status >= 200 && status < 300) return 'delivered';
   if (status === 413) return 'split';
-  if (status >= 500 || RETRYABLE_4XX.has(status)) return 'retry';
+  if ((status >= 500 && !FINAL_5XX.has(status)) || RETRYABLE_4XX.has(status)) return 'retry';
   // Any other answer (4xx, and 1xx/3xx that fetch does not follow) cannot succeed as sent.
   return 'reject';
 }

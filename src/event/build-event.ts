@@ -21,6 +21,8 @@ function invalid(field: Field, problem: string): OdpError {
 /** What validation needs besides the input. */
 export interface BuildContext {
   maxEventBytes: number;
+  /** The visitor id every event carries as `identifiers.vuid` (unless it names one), or null. */
+  vuid: string | null;
 }
 
 /** A UUID's length: the id the caller assigns after validation counts in the size check. */
@@ -71,6 +73,11 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
     const error = readData(raw.data, data, size);
     if (error) return error;
 
+    if (ctx.vuid && identifiers.vuid === undefined) {
+      identifiers.vuid = ctx.vuid;
+      size.chars += 4 + ctx.vuid.length;
+    }
+    // Measured as it will be sent: the vuid and the defaults are in, the id is counted below.
     const event: OdpWireEvent = { type: type || DEFAULT_TYPE, action, identifiers, data };
     size.chars += event.type.length + action.length + ID_CHARS;
     if (size.chars * WORST_GROWTH + FRAME_BYTES > ctx.maxEventBytes) {

@@ -1,13 +1,15 @@
+import type { SafeLogger } from '../core/logger';
+import type { Dispatcher } from '../dispatcher/dispatcher';
 import type { Lane } from '../dispatcher/lane';
 import type { Transport } from '../transport/transport';
-import type { OdpWireEvent } from '../types';
+import type { OdpSettings, OdpWireEvent } from '../types';
 
 /** What differs between runtimes; everything else is shared. */
 export interface Platform {
   createTransport(options: { maxSockets: number }): Transport;
   /** Where batches wait for one of `concurrency` request slots. */
   createLane(concurrency: number): Lane;
-  /** Runs `fn` after `ms`; the timer never keeps a Node process alive. Returns a cancel function. */
+  /** Runs `fn` after `ms` (clamped to what timers hold); the timer never keeps a Node process alive. Returns a cancel function. */
   schedule(fn: () => void, ms: number): () => void;
   /** A fresh UUID v4. */
   newId(): string;
@@ -18,38 +20,47 @@ export interface Platform {
   holdOpen?(): () => void;
   /** Storage that outlives the page (browsers' localStorage); absent where there is none. */
   storage?: KeyValueStorage;
-  /** Browsers only: the page's lifecycle, connectivity and a journal of undelivered events. */
-  page?: PageLifecycle;
-}
-
-/** What a page tells the client, and what the client keeps across page loads. */
-export interface PageLifecycle {
-  /** Bytes of request bodies that may be in flight with `keepalive` at once (the browser's budget). */
+  /** Bytes of request bodies that may be in flight with `keepalive` at once (browsers' budget); 0 where requests cannot outlive the host. */
   keepaliveBytes: number;
-  /** False while the browser reports no network. */
-  online(): boolean;
-  /** Subscribes to the page's events; returns a function that unsubscribes. */
-  watch(handlers: PageHandlers): () => void;
-  /** Where undelivered events outlive the page; absent when storage is unavailable. */
-  journal?: EventJournal;
+  /**
+   * The host's lifecycle (a page's, a process's) driving one client's delivery: what to send when
+   * the host goes, what to keep for the next one. Returns what the client tells it, or nothing.
+   */
+  attach?(client: ClientHandle): HostLifecycle | undefined;
 }
 
-export interface PageHandlers {
-  /** The page was hidden (`leaving`: `pagehide`; `persisted`: into the back/forward cache). */
-  hide(leaving: boolean, persisted: boolean): void;
-  /** The page came back from the back/forward cache. */
-  show(): void;
-  online(online: boolean): void;
+/** What a platform's lifecycle code may see and do of one client. */
+export interface ClientHandle {
+  readonly dispatcher: Dispatcher;
+  readonly logger: SafeLogger;
+  /** Deadline of `close()` without one, in ms: also how long a host that is ending waits for delivery. */
+  readonly closeTimeoutMs: number;
+  /** Most bytes of JSON of undelivered events a journal may keep (per client). */
+  readonly maxStoredBytes: number;
+  /** Hands the partial batch to the dispatcher now. */
+  cutBatch(): void;
+  /** Accepted events not yet in a batch, and the ODP settings they will go out with. */
+  pending(): { odp: OdpSettings | null; events: readonly OdpWireEvent[] };
+  /** Events accepted and neither delivered nor dropped. */
+  undelivered(): number;
+  /** Waits until what is held now is delivered or dropped, or `timeoutMs` passed (the events are kept then). */
+  drain(timeoutMs: number): Promise<void>;
+  /** Accepts again events an earlier host left undelivered, with their ids; returns how many were taken. */
+  restore(odp: OdpSettings, events: readonly OdpWireEvent[]): number;
 }
 
-/** Undelivered events by ODP public key, kept for the next page load. Never throws. */
-export interface EventJournal {
-  /** Takes (and removes from storage) the events this page should send: its own, and those of pages gone for good. */
-  claim(publicKey: string): OdpWireEvent[];
-  /** Replaces this page's stored events, at most `maxBytes` of JSON per key; `leaving` lets other pages claim them. */
-  save(events: Record<string, OdpWireEvent[]>, maxBytes: number, leaving: boolean): void;
-  /** Writes that failed (quota, storage disabled). */
-  errors: number;
+/** What the client tells its host's lifecycle code. */
+export interface HostLifecycle {
+  /** The ODP settings in use (first known, or changed): time to take over what an earlier host left for them. */
+  settings(odp: OdpSettings): void;
+  /** Accepted events not yet in a batch changed (journal them, once per task). */
+  queueChanged(): void;
+  /** Writes that failed (quota, storage disabled), for `stats()`. */
+  storageErrors?(): number;
+  /** The user opted out: forget every event and id kept for later. */
+  forget?(): void;
+  /** The client is closed: stop listening. */
+  detach(): void;
 }
 
 /** A string store that never throws: quota, privacy modes and corrupt entries are its problem. */
@@ -58,4 +69,6 @@ export interface KeyValueStorage {
   /** False when the value could not be stored (quota, storage disabled). */
   set(key: string, value: string): boolean;
   remove(key: string): void;
+  /** The keys stored now (a snapshot). */
+  keys(): string[];
 }

@@ -16,6 +16,11 @@ export class BatchQueue {
     return this.events.push(event);
   }
 
+  /** The queued events, not to be changed (what a journal stores of the partial batch). */
+  peek(): readonly OdpWireEvent[] {
+    return this.events;
+  }
+
   /** Removes and returns every queued event. */
   take(): OdpWireEvent[] {
     const events = this.events;

@@ -1,3 +1,4 @@
+import { timerDelay } from '../core/values';
 import { TransportError, type HttpRequest, type HttpResponse, type Transport } from './transport';
 
 type FetchFn = typeof fetch;
@@ -14,7 +15,7 @@ export function createFetchTransport(fetchFn: FetchFn): Transport {
       const timer = setTimeout(() => {
         timedOut = true;
         controller.abort();
-      }, request.timeoutMs);
+      }, timerDelay(request.timeoutMs));
       try {
         const response = await fetchFn(request.url, {
           method: request.method,

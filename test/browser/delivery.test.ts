@@ -125,60 +125,6 @@ test('unload: 50 events sent just before navigating away all arrive, once', asyn
   });
 });
 
-test('reload: events that met 503s arrive once after a reload with a healthy collector', async () => {
-  await withWorld(async (collector, context, logs) => {
-    collector.setFaults({ status: 503 });
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' }), logs);
-    assert.deepEqual(await sendMany(page, 20, 'reload'), Array(20).fill(null));
-    await page.waitForFunction(() => window.odpClient.stats().requests >= 3, undefined, { timeout: 10_000 });
-    // Between attempts the journal holds the pageview and the 20 events (a request in flight with keep-alive is not journaled).
-    await page.waitForFunction(
-      () => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk:')).map((key) => JSON.parse(localStorage.getItem(key)!).e.length).join() === '21',
-      undefined,
-      { timeout: 10_000 },
-    );
-    assert.equal(collector.events.length, 0);
-    collector.setFaults({});
-    await page.reload();
-    await waitForClient(page);
-    await expectEvents(collector, 22, 10_000, logs); // 21 from the first load, the new pageview
-    await sleep(800);
-    const reload = eventsTagged(collector, 'reload');
-    console.log(`# reload: sent 20 (+1 pageview), delivered ${reload.length} (distinct ${new Set(reload.map((e) => e.data.idempotence_id)).size}); ${describeCollector(collector)}`);
-    assert.equal(reload.length, 20);
-    assert.equal(collector.stats().duplicates, 0);
-    assert.equal(distinctIds(collector), collector.events.length);
-  });
-});
-
-test('journal: events held offline through a reload are sent by the next load with their original ids', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-    const page = await openPage(context, url, logs);
-    await expectEvents(collector, 1, 10_000, logs);
-    await context.setOffline(true);
-    await sendMany(page, 12, 'journal');
-    const handle = await page.waitForFunction(
-      () => {
-        const key = Object.keys(localStorage).find((name) => name.startsWith('odp-sdk:'));
-        const ids = key ? (JSON.parse(localStorage.getItem(key)!).e as Array<{ data: { idempotence_id: string } }>).map((event) => event.data.idempotence_id) : [];
-        return ids.length === 12 && ids;
-      },
-      undefined,
-      { timeout: 5000 },
-    );
-    const ids = (await handle.jsonValue()) as string[];
-    await page.goto(`${site.url}/blank.html`).catch(() => {}); // offline: the navigation itself may fail
-    await context.setOffline(false);
-    await page.goto(url);
-    await waitForClient(page);
-    await expectEvents(collector, 14, 10_000, logs);
-    const journal = eventsTagged(collector, 'journal');
-    assert.deepEqual(journal.map((event) => event.data.idempotence_id).sort(), [...ids].sort());
-    assert.equal(collector.stats().duplicates, 0);
-  });
-});
-
 test('offline: delivery is held while offline (no retry storm) and resumes on online', async () => {
   await withWorld(async (collector, context, logs) => {
     const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' }), logs);
@@ -196,55 +142,6 @@ test('offline: delivery is held while offline (no retry storm) and resumes on on
     const offline = eventsTagged(collector, 'offline');
     console.log(`# offline: sent 15, delivered ${offline.length}; requests while offline: ${during.requests - before}; ${describeCollector(collector)}`);
     assert.equal(offline.length, 15);
-    assert.equal(collector.stats().duplicates, 0);
-  });
-});
-
-test('keep-alive budget: a large backlog left at page hide goes out in chunks under 64 KiB; the rest on the next load', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' });
-    const page = await openPage(context, url, logs);
-    await expectEvents(collector, 1, 10_000, logs);
-    collector.setFaults({ status: 503 }); // the backlog builds up, waiting for retries
-    await sendMany(page, 120, 'budget', { padding: 'x'.repeat(1000) });
-    // Three failed attempts, none still on the wire: a request in flight to a failing server when the
-    // page goes is the one case the SDK cannot save (documented in the README).
-    await page.waitForFunction(() => window.odpClient.stats().requests >= 3 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
-    collector.setFaults({});
-    await page.goto(`${site.url}/blank.html`);
-    await sleep(1000);
-    const atHide = eventsTagged(collector, 'budget').length;
-    assert.ok(atHide > 0 && atHide < 120, `some but not all of ~125 KB went out at page hide (${atHide})`);
-    await page.goto(url);
-    await waitForClient(page);
-    await expectEvents(collector, 122, 10_000, logs).catch((error: Error) => {
-      const seen = new Set(eventsTagged(collector, 'budget').map((event) => event.data.i));
-      error.message += `\nmissing: ${Array.from({ length: 120 }, (_, i) => i).filter((i) => !seen.has(i)).join(',')}; at hide: ${atHide}`;
-      throw error;
-    });
-    await sleep(500);
-    assert.equal(eventsTagged(collector, 'budget').length, 120);
-    assert.equal(collector.stats().duplicates, 0);
-    const keepaliveSized = collector.batches.filter((batch) => batch.status === 202).map((batch) => Buffer.byteLength(batch.body));
-    assert.ok(Math.max(...keepaliveSized) <= 65_536, `largest body ${Math.max(...keepaliveSized)}`);
-  });
-});
-
-test('two tabs: a second tab does not send the events a live tab keeps in storage', async () => {
-  await withWorld(async (collector, context, logs) => {
-    collector.setFaults({ status: 503 });
-    // A long first backoff: after their first 503 the first tab's batches wait (journaled), not in flight.
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50', initialBackoffMs: '3000' });
-    const first = await openPage(context, url, logs);
-    await sendMany(first, 10, 'tabs');
-    await first.waitForFunction(() => window.odpClient.stats().requests >= 2 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
-    const second = await openPage(context, url, logs);
-    // Each tab journals its own undelivered events (a batch on the wire is not journaled, so wait for both to wait).
-    await second.waitForFunction(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk:')).length === 2, undefined, { timeout: 10_000 });
-    collector.setFaults({});
-    await expectEvents(collector, 12, 25_000, logs); // 10 and a pageview from each tab (retries back off from 3 s)
-    await sleep(1000);
-    assert.equal(eventsTagged(collector, 'tabs').length, 10);
     assert.equal(collector.stats().duplicates, 0);
   });
 });

@@ -1,97 +1,215 @@
-import { utf8Length } from '../../core/values';
+import type { Batch } from '../../dispatcher/dispatcher';
 import type { OdpWireEvent } from '../../types';
-import type { EventJournal } from '../platform';
+import type { KeyValueStorage } from '../platform';
 
 const PREFIX = 'odp-sdk:';
-const TAB_KEY = 'odp-sdk-tab';
-/** An entry no page has written for this long belongs to a page that is gone (crashed, or evicted from the bfcache). */
+const META = 'odp-sdk~';
+const LOCK = 'odp-sdk-claim';
+/** A client no page has written for this long is gone (crashed, or evicted from the back/forward cache). */
 const STALE_MS = 3_600_000;
+/** Without Web Locks, a claim marker younger than this is another tab's claim in progress. */
+const FALLBACK_LOCK_MS = 1_000;
+/** A live client rewrites its note this often at most, while it writes entries, so it never looks stale. */
+const REFRESH_MS = 600_000;
 
-/** What one page stores per ODP key: written at `t`, `o` once the page was left for good, the events `e`. */
-interface Entry {
+/** What one client keeps besides its batches: written at `t`, left for good (`o`), Retry-After until `r`. */
+interface Meta {
   t: number;
   o: 0 | 1;
-  e: OdpWireEvent[];
+  r: number;
 }
+
+/** Events another client left undelivered, and the pause its server asked for. */
+export interface Claimed {
+  events: OdpWireEvent[];
+  notBefore: number;
+}
+
+/** Clients alive in this page: their entries are never claimed by another client of the page. */
+const live = new Set<string>();
 
 /**
- * Undelivered events in localStorage, one entry per ODP public key and per tab
- * (`odp-sdk:{publicKey}:{tabId}`). The tab id lives in sessionStorage, so a reload finds its
- * own entry, while another tab only claims entries of pages that were left or went stale:
- * two open tabs never send each other's events in the normal case. Never throws.
+ * Undelivered events in localStorage until a 2xx for them was seen: one entry per batch
+ * (`odp-sdk:{publicKey}:{client}:{batch}`, its body exactly as sent, written once), one for the
+ * partial batch (`…:q`), and a small note per client (`odp-sdk~{client}`). A client's entries are
+ * taken over by a later one (a reload, another tab) only once the page that wrote them was left,
+ * or went stale; the take-over runs under a Web Lock, so one tab wins. Never throws.
  */
-export function createEventJournal(local: Storage, session: Storage | undefined): EventJournal {
-  let tab = '';
-  try {
-    tab = session?.getItem(TAB_KEY) ?? '';
-    if (!tab) session?.setItem(TAB_KEY, (tab = Math.random().toString(36).slice(2)));
-  } catch {
-    // No sessionStorage: this page's entries are claimed like a left page's.
-  }
-  tab ||= Math.random().toString(36).slice(2);
-  const written = new Set<string>();
+export class EventJournal {
+  /** Writes that failed (quota, storage disabled) or did not fit `maxBytes`. */
+  errors = 0;
+  private readonly owner = Math.random().toString(36).slice(2, 10);
+  private readonly sizes = new Map<string, number>();
+  private bytes = 0;
+  private meta: Meta = { t: 0, o: 0, r: 0 };
 
-  const journal: EventJournal = {
-    errors: 0,
-    claim(publicKey) {
-      const events: OdpWireEvent[] = [];
-      const ids = new Set<unknown>();
-      try {
-        const prefix = `${PREFIX}${publicKey}:`;
-        for (let i = local.length; i--; ) {
-          const key = local.key(i);
-          if (!key?.startsWith(prefix)) continue;
-          const entry = read(local.getItem(key));
-          if (key !== prefix + tab && entry && !entry.o && entry.t > Date.now() - STALE_MS) continue; // a live tab's
-          local.removeItem(key);
-          for (const event of entry?.e ?? []) {
-            const id = event?.data?.idempotence_id;
-            if (typeof event?.action === 'string' && typeof id === 'string' && !ids.has(id)) {
-              ids.add(id);
-              events.push(event);
-            }
-          }
-        }
-      } catch {
-        // Storage went away: what was read is kept.
+  constructor(
+    private readonly storage: KeyValueStorage,
+    private readonly maxBytes: number,
+  ) {
+    live.add(this.owner);
+  }
+
+  /** A batch holds undelivered events: stored as sent, unless it would pass `maxBytes`. */
+  put(batch: Batch): void {
+    const key = `${PREFIX}${batch.odp.publicKey}:${this.owner}:${batch.id}`;
+    const size = batch.body.length;
+    if (this.bytes + size > this.maxBytes) {
+      this.errors++;
+      return;
+    }
+    if (this.write(key, batch.body)) {
+      this.sizes.set(key, size);
+      this.bytes += size;
+    }
+  }
+
+  /** The batch was delivered or dropped (or replaced by its parts). */
+  remove(batch: Batch): void {
+    this.drop(`${PREFIX}${batch.odp.publicKey}:${this.owner}:${batch.id}`);
+  }
+
+  /** Replaces the stored partial batch. */
+  putQueue(publicKey: string, events: readonly OdpWireEvent[]): void {
+    const key = `${PREFIX}${publicKey}:${this.owner}:q`;
+    if (!events.length) return this.drop(key);
+    const json = JSON.stringify(events);
+    this.drop(key);
+    if (this.bytes + json.length > this.maxBytes) {
+      this.errors++;
+    } else if (this.write(key, json)) {
+      this.sizes.set(key, json.length);
+      this.bytes += json.length;
+    }
+  }
+
+  /** Notes whether this page was left for good (its entries may then be taken over) and until when the server asked for a pause. */
+  mark(left: boolean, notBefore: number, force = false): void {
+    this.meta = { t: Date.now(), o: left ? 1 : 0, r: notBefore };
+    if (force || this.sizes.size) this.write(META + this.owner, JSON.stringify(this.meta));
+    else this.storage.remove(META + this.owner);
+  }
+
+  /**
+   * Takes over (and removes) the entries for `publicKey` that clients gone for good left: a
+   * reload's previous page, a closed tab, a stale one. `take` runs inside the claim, so the
+   * events are stored again under this client before another tab can look.
+   */
+  claim(publicKey: string, take: (claimed: Claimed) => void): void {
+    const run = () => take(this.takeOver(publicKey));
+    const locks = (globalThis as { navigator?: { locks?: { request(name: string, fn: () => void): Promise<unknown> } } }).navigator?.locks;
+    if (locks) {
+      locks.request(LOCK, run).catch(() => run());
+      return;
+    }
+    this.claimWithMarker(run, 0);
+  }
+
+  /** Forgets every event and note this journal could claim or did write (opt-out). */
+  clear(): void {
+    for (const key of this.storage.keys()) {
+      if (key.startsWith(PREFIX) || key.startsWith(META)) this.storage.remove(key);
+    }
+    this.sizes.clear();
+    this.bytes = 0;
+  }
+
+  /** The client is closed: its entries stay for the next page, claimable at once. */
+  release(): void {
+    live.delete(this.owner);
+    this.mark(true, this.meta.r);
+  }
+
+  private takeOver(publicKey: string): Claimed {
+    const storage = this.storage;
+    const prefix = `${PREFIX}${publicKey}:`;
+    const now = Date.now();
+    const verdicts = new Map<string, Meta | null>();
+    const claimed: Claimed = { events: [], notBefore: 0 };
+    const ids = new Set<unknown>();
+    for (const key of storage.keys()) {
+      if (!key.startsWith(prefix)) continue;
+      const owner = key.slice(prefix.length, key.indexOf(':', prefix.length));
+      if (live.has(owner)) continue;
+      if (!verdicts.has(owner)) {
+        const meta = readMeta(storage.get(META + owner));
+        verdicts.set(owner, !meta || meta.o || meta.t < now - STALE_MS ? (meta ?? { t: 0, o: 1, r: 0 }) : null);
       }
-      return events;
-    },
-    save(byKey, maxBytes, leaving) {
-      for (const publicKey of Object.keys(byKey)) written.add(publicKey);
-      for (const publicKey of written) {
-        const key = `${PREFIX}${publicKey}:${tab}`;
-        const parts: string[] = [];
-        let bytes = 0;
-        for (const event of byKey[publicKey] ?? []) {
-          const json = JSON.stringify(event);
-          bytes += utf8Length(json) + 1;
-          if (bytes > maxBytes) break;
-          parts.push(json);
-        }
-        try {
-          if (parts.length) local.setItem(key, `{"t":${Date.now()},"o":${leaving ? 1 : 0},"e":[${parts.join(',')}]}`);
-          else local.removeItem(key);
-        } catch {
-          journal.errors++;
-          try {
-            local.removeItem(key); // a stale copy would re-send delivered events
-          } catch {
-            // Storage is gone altogether.
-          }
+      const meta = verdicts.get(owner);
+      if (!meta) continue; // a live client in another tab
+      claimed.notBefore = Math.max(claimed.notBefore, meta.r);
+      const events = readEvents(storage.get(key));
+      storage.remove(key);
+      for (const event of events) {
+        const id = event.data.idempotence_id;
+        if (!ids.has(id)) {
+          ids.add(id);
+          claimed.events.push(event);
         }
       }
-    },
-  };
-  return journal;
+    }
+    for (const [owner, meta] of verdicts) if (meta) storage.remove(META + owner);
+    return claimed;
+  }
+
+  /** Without Web Locks: a marker with an owner and a time; a fresh one of another client means wait. */
+  private claimWithMarker(run: () => void, tries: number): void {
+    const marker = this.storage.get(LOCK);
+    const [holder, at] = (marker ?? '').split(' ');
+    if (holder && holder !== this.owner && Number(at) > Date.now() - FALLBACK_LOCK_MS && tries < 10) {
+      setTimeout(() => this.claimWithMarker(run, tries + 1), FALLBACK_LOCK_MS / 4);
+      return;
+    }
+    this.storage.set(LOCK, `${this.owner} ${Date.now()}`);
+    try {
+      run();
+    } finally {
+      this.storage.remove(LOCK);
+    }
+  }
+
+  private write(key: string, value: string): boolean {
+    // The note goes first, so that no other tab ever sees this client's entries without it (and takes them as orphans).
+    if (key !== META + this.owner && this.meta.t < Date.now() - REFRESH_MS) this.mark(this.meta.o === 1, this.meta.r, true);
+    if (this.storage.set(key, value)) return true;
+    this.errors++;
+    this.storage.remove(key); // a stale copy would re-send delivered events
+    return false;
+  }
+
+  private drop(key: string): void {
+    const size = this.sizes.get(key);
+    if (size === undefined) return;
+    this.sizes.delete(key);
+    this.bytes -= size;
+    this.storage.remove(key);
+    if (!this.sizes.size) this.mark(this.meta.o === 1, this.meta.r); // nothing kept: no note either
+  }
 }
 
-/** An entry, or null when it is corrupt (it is then removed and ignored). */
-function read(text: string | null): Entry | null {
+/** A storage change that says a client was left for good (its entries can be taken over). */
+export function isLeftNote(key: string | null, value: string | null): boolean {
+  return !!key?.startsWith(META) && readMeta(value)?.o === 1;
+}
+
+function readMeta(text: string | null): Meta | null {
   try {
-    const entry = JSON.parse(text ?? '') as Entry;
-    return typeof entry?.t === 'number' && Array.isArray(entry.e) ? entry : null;
+    const meta = JSON.parse(text ?? '') as Meta;
+    return typeof meta?.t === 'number' ? meta : null;
   } catch {
     return null;
+  }
+}
+
+/** The events of an entry; a corrupt entry or event is left out. */
+function readEvents(text: string | null): OdpWireEvent[] {
+  try {
+    const events = JSON.parse(text ?? '') as unknown;
+    if (!Array.isArray(events)) return [];
+    return events.filter(
+      (event: OdpWireEvent) => typeof event?.action === 'string' && typeof event.data?.idempotence_id === 'string' && typeof event.identifiers === 'object',
+    );
+  } catch {
+    return [];
   }
 }

@@ -25,6 +25,13 @@ export function createLocalStorage(): KeyValueStorage | undefined {
         return false;
       }
     },
+    keys() {
+      try {
+        return Object.keys(store);
+      } catch {
+        return [];
+      }
+    },
     remove(key) {
       try {
         store.removeItem(key);

@@ -1,37 +1,117 @@
-import type { PageLifecycle } from '../platform';
-import { createEventJournal } from './event-journal';
+import type { OdpSettings } from '../../types';
+import type { ClientHandle, HostLifecycle, KeyValueStorage } from '../platform';
+import { EventJournal, isLeftNote } from './event-journal';
 
 /**
  * Chromium lets keep-alive bodies in flight total 64 KiB for the whole page; this SDK leaves
  * 4 KiB of that to other scripts' beacons.
  */
-const KEEPALIVE_BYTES = 61_440;
+export const KEEPALIVE_BYTES = 61_440;
 
-/** The page's lifecycle: `visibilitychange` and `pagehide` (never `unload`, which bars the bfcache), `pageshow`, `online`/`offline`. */
-export function createPageLifecycle(): PageLifecycle | undefined {
+/**
+ * Drives one client through the page's life: `visibilitychange` and `pagehide` (never `unload`,
+ * which bars the back/forward cache), `pageshow`, `online`/`offline`. Leaving sends only what the
+ * server allows now; everything undelivered stays journaled until a 2xx for it is seen.
+ */
+export function attachPage(client: ClientHandle, storage: KeyValueStorage | undefined, schedule: (fn: () => void, ms: number) => () => void): HostLifecycle | undefined {
   if (typeof document === 'undefined' || typeof addEventListener !== 'function') return undefined;
-  let journal;
-  try {
-    journal = createEventJournal(localStorage, sessionStorage);
-  } catch {
-    // localStorage is unavailable (sandboxed iframe, privacy settings): nothing outlives the page.
-  }
+  const { dispatcher } = client;
+  const journal = storage && client.maxStoredBytes > 0 ? new EventJournal(storage, client.maxStoredBytes) : undefined;
+  if (journal) dispatcher.observer = { added: (batch) => journal.put(batch), removed: (batch) => journal.remove(batch) };
+  let online = navigator.onLine !== false;
+  dispatcher.hold('offline', !online);
+  let cancelSave: (() => void) | undefined;
+  let publicKey: string | undefined;
+  const takeOver = (odp: OdpSettings) => {
+    publicKey = odp.publicKey;
+    journal?.claim(odp.publicKey, ({ events, notBefore }) => {
+      if (!events.length) return;
+      dispatcher.waitUntil(notBefore);
+      const taken = client.restore(odp, events);
+      client.logger.info(`sending ${taken} events an earlier page left undelivered`);
+      if (taken < events.length) client.logger.warn(`${events.length - taken} stored events were discarded: the queue is full (odp.queueSize)`);
+    });
+  };
+
+  const saveQueue = () => {
+    cancelSave?.();
+    cancelSave = undefined;
+    const { odp, events } = client.pending();
+    if (odp) journal?.putQueue(odp.publicKey, events);
+  };
+  /** Left for good (`pagehide` not into the back/forward cache): this page's entries may be taken over. */
+  let left = false;
+  /** The page may not come back: batch what is queued, send what the server allows now. */
+  const hide = () => {
+    client.cutBatch();
+    if (online) dispatcher.sendNow();
+    journal?.mark(left, dispatcher.notBefore);
+  };
+  const listeners: Array<[EventTarget, string, (event: Event) => void]> = [
+    // Chromium fires it after `pagehide` too, as the page goes.
+    [document, 'visibilitychange', () => document.visibilityState === 'hidden' && hide()],
+    [
+      window,
+      'pagehide',
+      (event) => {
+        dispatcher.handOff();
+        dispatcher.hold('left', true);
+        left = !(event as PageTransitionEvent).persisted;
+        hide();
+      },
+    ],
+    [
+      window,
+      'pageshow',
+      (event) => {
+        if (!(event as PageTransitionEvent).persisted) return;
+        left = false;
+        journal?.mark(false, dispatcher.notBefore);
+        dispatcher.requeueUnconfirmed();
+        dispatcher.hold('left', false);
+      },
+    ],
+    [
+      window,
+      'storage',
+      // Another tab was left for good: what it could not deliver is this tab's to send now.
+      (event) => {
+        const { key, newValue } = event as StorageEvent;
+        const odp = client.pending().odp;
+        if (odp && odp.publicKey === publicKey && isLeftNote(key, newValue)) takeOver(odp);
+      },
+    ],
+    [
+      window,
+      'online',
+      () => {
+        online = true;
+        dispatcher.forgiveFailures();
+        dispatcher.hold('offline', false);
+      },
+    ],
+    [
+      window,
+      'offline',
+      () => {
+        online = false;
+        dispatcher.hold('offline', true);
+      },
+    ],
+  ];
+  for (const [target, name, listener] of listeners) target.addEventListener(name, listener);
+
   return {
-    keepaliveBytes: KEEPALIVE_BYTES,
-    journal,
-    online: () => navigator.onLine !== false,
-    watch(handlers) {
-      const listeners: Array<[EventTarget, string, (event: Event) => void]> = [
-        [document, 'visibilitychange', () => document.visibilityState === 'hidden' && handlers.hide(false, false)],
-        [window, 'pagehide', (event) => handlers.hide(true, (event as PageTransitionEvent).persisted)],
-        [window, 'pageshow', (event) => (event as PageTransitionEvent).persisted && handlers.show()],
-        [window, 'online', () => handlers.online(true)],
-        [window, 'offline', () => handlers.online(false)],
-      ];
-      for (const [target, name, listener] of listeners) target.addEventListener(name, listener);
-      return () => {
-        for (const [target, name, listener] of listeners) target.removeEventListener(name, listener);
-      };
+    settings: takeOver,
+    queueChanged() {
+      if (journal) cancelSave ??= schedule(saveQueue, 0);
+    },
+    storageErrors: () => journal?.errors ?? 0,
+    forget: () => journal?.clear(),
+    detach() {
+      cancelSave?.();
+      for (const [target, name, listener] of listeners) target.removeEventListener(name, listener);
+      journal?.release();
     },
   };
 }

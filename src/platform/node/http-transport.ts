@@ -1,3 +1,4 @@
+import { timerDelay } from '../../core/values';
 import http from 'node:http';
 import https from 'node:https';
 import { TransportError, type HttpRequest, type HttpResponse, type Transport } from '../../transport/transport';
@@ -55,7 +56,7 @@ export function createHttpTransport(options: { maxSockets: number }): Transport 
         const timer = setTimeout(() => {
           failure = new TransportError('timeout', `no answer within ${request.timeoutMs} ms`);
           req.destroy(failure);
-        }, request.timeoutMs);
+        }, timerDelay(request.timeoutMs));
         timer.unref();
         const finish = () => {
           clearTimeout(timer);

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Platform } from '../platform';
+import { timerDelay } from '../../core/values';
+import type { ClientHandle, Platform } from '../platform';
 import { createHttpTransport } from './http-transport';
 import { createPQueueLane } from './p-queue-lane';
 
-/** Node: `node:http` keep-alive transport, timers that never hold the process open. */
+/** Node: `node:http` keep-alive transport, timers that never hold the process open, and the process's end. */
 export const nodePlatform: Platform = {
   createTransport: createHttpTransport,
   createLane: createPQueueLane,
   schedule(fn, ms) {
-    const timer = setTimeout(fn, ms);
+    const timer = setTimeout(fn, timerDelay(ms));
     timer.unref();
     return () => clearTimeout(timer);
   },
@@ -18,4 +19,52 @@ export const nodePlatform: Platform = {
     const keeper = setInterval(() => {}, 1 << 30);
     return () => clearInterval(keeper);
   },
+  keepaliveBytes: 0,
+  attach(client) {
+    clients.set(client, { draining: false, gaveUp: false });
+    if (clients.size === 1) {
+      process.on('beforeExit', deliverBeforeExit);
+      process.on('exit', warnAtExit);
+    }
+    return {
+      settings() {},
+      queueChanged() {},
+      detach() {
+        clients.delete(client);
+        if (clients.size === 0) {
+          process.off('beforeExit', deliverBeforeExit);
+          process.off('exit', warnAtExit);
+        }
+      },
+    };
+  },
 };
+
+/** Open clients, and whether each is delivering on `beforeExit` or gave up on it once. */
+const clients = new Map<ClientHandle, { draining: boolean; gaveUp: boolean }>();
+
+/**
+ * The event loop ran dry with events still held (a script that ends without `close()`): deliver
+ * them, keeping the process alive up to `closeTimeoutMs`. Once a drain ran out of time, a later
+ * `beforeExit` lets the process go (the `exit` warning names what is left) instead of looping.
+ */
+function deliverBeforeExit(): void {
+  for (const [client, state] of clients) {
+    if (state.draining || state.gaveUp || client.undelivered() === 0) continue;
+    state.draining = true;
+    void client.drain(client.closeTimeoutMs).then(() => {
+      state.draining = false;
+      state.gaveUp = client.undelivered() > 0;
+    });
+  }
+}
+
+/** `process.exit()` or a drain out of time: say what is lost, once, with the count. */
+function warnAtExit(): void {
+  for (const client of clients.keys()) {
+    const count = client.undelivered();
+    if (count) {
+      client.logger.warn(`${count} events were not delivered: the process exited first (await client.close() before process.exit(); on SIGTERM, close the client in your handler)`);
+    }
+  }
+}
