@@ -52,6 +52,8 @@ export class OdpClient {
   private readonly segments: SegmentsService | undefined;
   private odp: OdpSettings | null = null;
   private ready = false;
+  /** Why this client can never be ready, if so: onReady() says it at once. */
+  private neverReady: string | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly readyWaiters = new Set<(error?: Error) => void>();
@@ -109,6 +111,8 @@ export class OdpClient {
       (datafile) => this.takeDatafile(datafile),
     );
     this.datafiles.start();
+    // No valid datafile given and none to fetch: waiting for one would be waiting for ever.
+    if (!this.ready && !options.sdkKey) this.neverReady = 'odp-sdk: no valid datafile was given and there is no sdkKey to fetch one';
   }
 
   /**
@@ -130,12 +134,14 @@ export class OdpClient {
   }
 
   /**
-   * Resolves once a valid datafile is held. Rejects with an Error when `timeoutMs` passes first, or
-   * when the client is closed first. Its timer never keeps Node alive.
+   * Resolves once a valid datafile is held. Rejects with an Error when `timeoutMs` passes first,
+   * when the client is closed first, or at once when it can never be ready (an invalid datafile
+   * and no sdkKey). Its timer never keeps Node alive.
    */
   onReady(options: OnReadyOptions = {}): Promise<void> {
     if (this.ready) return Promise.resolve();
     if (this.closed) return Promise.reject(new Error('odp-sdk: the client was closed before it was ready'));
+    if (this.neverReady) return Promise.reject(new Error(this.neverReady));
     return new Promise((resolve, reject) => {
       let cancelTimer: (() => void) | undefined;
       const done = (error?: Error) => {

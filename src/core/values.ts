@@ -15,7 +15,12 @@ export function utf8Length(text: string): number {
 
 /** A non-null object that is not an array: what JSON calls an object. */
 export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return !Array.isArray(value);
+  } catch {
+    return false; // a revoked proxy: nothing can be read from it
+  }
 }
 
 /** Timers hold a signed 32-bit count of ms: a longer delay would fire at once, so it is cut to this. */

@@ -7,14 +7,18 @@
  */
 export function segmentsFromDatafile(datafile: Record<string, unknown>): string[] {
   const found = new Set<string>();
-  for (const list of [datafile.typedAudiences, datafile.audiences]) {
-    if (!Array.isArray(list)) continue;
-    for (const audience of list) {
-      if (typeof audience !== 'object' || audience === null) continue;
-      let conditions: unknown = (audience as { conditions?: unknown }).conditions;
-      if (typeof conditions === 'string') conditions = parseConditions(conditions);
-      collect(conditions, found, new Set());
+  try {
+    for (const list of [datafile.typedAudiences, datafile.audiences]) {
+      if (!Array.isArray(list)) continue;
+      for (const audience of list) {
+        if (typeof audience !== 'object' || audience === null) continue;
+        let conditions: unknown = (audience as { conditions?: unknown }).conditions;
+        if (typeof conditions === 'string') conditions = parseConditions(conditions);
+        collect(conditions, found, new Set());
+      }
     }
+  } catch {
+    // A datafile object from the host can throw when read (a getter, a proxy): what was found stands.
   }
   return [...found];
 }
