@@ -29,6 +29,9 @@ export interface OdpWireEvent {
   data: Record<string, OdpDataValue>;
 }
 
+/** An event as `beforeSend` sees it: validated, with its defaults (`idempotence_id`, `data_source`, …) and the vuid. */
+export type OdpEvent = OdpWireEvent;
+
 /** Something with console-like methods; `console` itself qualifies. */
 export interface Logger {
   debug(message: string): void;
@@ -96,6 +99,26 @@ export interface OdpClientConfig {
   logLevel?: LogLevel;
   /** Deadline for `close()` when it is called without one, in ms. Default 5,000. */
   closeTimeoutMs?: number;
+  /**
+   * Called synchronously with every event (explicit and implicit) after validation and defaults,
+   * before it is queued: return it, changed or not (redaction, enrichment: the result is validated
+   * again), or `null` to drop it (`sendOdpEvent` then returns the code `filtered`). A hook that
+   * throws never throws into the caller: the event is refused with `beforeSendFailed`, and each
+   * distinct error message is logged once.
+   */
+  beforeSend?: (event: OdpEvent) => OdpEvent | null;
+  /**
+   * Start opted out: nothing is sent and nothing is stored until `setOptOut(false)`. A choice made
+   * with `setOptOut` in a browser is kept in localStorage and wins over this option on later loads.
+   * Default `false`.
+   */
+  optOut?: boolean;
+  /**
+   * Start opted out when the browser sends the Global Privacy Control signal
+   * (`navigator.globalPrivacyControl === true`), unless the user chose otherwise with `setOptOut`.
+   * Default `false`.
+   */
+  honorGlobalPrivacyControl?: boolean;
   /**
    * Give this visitor an anonymous id (`vuid_…`, kept in localStorage under `optimizely-vuid` in
    * browsers), add it to every event as `identifiers.vuid`, and send a `client_initialized` event

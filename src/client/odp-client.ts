@@ -6,7 +6,7 @@ import { DatafileManager } from '../datafile/datafile-manager';
 import { Dispatcher } from '../dispatcher/dispatcher';
 import { buildEvent, type BuildContext, type RawEvent } from '../event/build-event';
 import { odpError, OdpError, type OdpErrorCode } from '../event/odp-error';
-import type { ClientHandle, HostLifecycle, Platform } from '../platform/platform';
+import { OPT_OUT_STORAGE_KEY, type ClientHandle, type HostLifecycle, type Platform } from '../platform/platform';
 import { BatchQueue } from '../queue/batch-queue';
 import { FlushScheduler } from '../queue/flush-scheduler';
 import { StatsTracker } from '../core/stats-tracker';
@@ -16,6 +16,7 @@ import type {
   OdpClientConfig,
   OdpClientEvents,
   OdpData,
+  OdpEvent,
   OdpEventInput,
   OdpIdentifiers,
   OdpSettings,
@@ -48,7 +49,10 @@ export class OdpClient {
   private readonly dispatcher: Dispatcher;
   private readonly datafiles: DatafileManager;
   private readonly buildContext: BuildContext;
-  private readonly vuid: string | null;
+  private vuid: string | null;
+  private userOptedOut: boolean;
+  /** beforeSend errors already logged: each distinct message once (bounded). */
+  private readonly hookErrors = new Set<string>();
   private readonly segments: SegmentsService | undefined;
   private odp: OdpSettings | null = null;
   private ready = false;
@@ -73,7 +77,10 @@ export class OdpClient {
     const odp = options.odp;
     this.transport = platform.createTransport({ maxSockets: odp.maxConcurrentRequests });
     this.scheduler = new FlushScheduler(odp.flushIntervalMs, platform.schedule, () => this.cutBatch());
-    if (options.vuid) {
+    // A choice the user made (setOptOut) wins; else the site's default, or the browser's GPC signal.
+    const chosen = platform.storage?.get(OPT_OUT_STORAGE_KEY);
+    this.userOptedOut = chosen === '1' || (chosen !== '0' && (options.optOut || (options.honorGlobalPrivacyControl && globalPrivacyControl())));
+    if (options.vuid && !this.userOptedOut) {
       this.vuid = loadOrCreateVuid(platform.storage, platform.newId);
     } else {
       this.vuid = null;
@@ -90,6 +97,7 @@ export class OdpClient {
       platform.createLane(odp.maxConcurrentRequests),
     );
     this.host = platform.attach?.(this.handle());
+    if (this.userOptedOut) this.host?.forget?.();
     this.segments = segments?.(
       { disabled: odp.disabled, cacheSize: odp.segmentsCacheSize, cacheTimeoutMs: odp.segmentsCacheTimeoutMs, requestTimeoutMs: odp.requestTimeoutMs },
       // Its own transport: a segments fetch is on the caller's decision path and must not queue behind event batches.
@@ -237,13 +245,17 @@ export class OdpClient {
       if (attributes !== undefined && !isObject) this.logger.warn('createUserContext: attributes must be an object');
       const user = new OdpUserContext(userId, isObject ? attributes : {}, {
         fetchSegments: (userKey, userValue, options) => {
+          if (this.userOptedOut) {
+            this.logger.info('fetchQualifiedSegments: the user opted out; no request was made');
+            return Promise.resolve(null);
+          }
           if (this.segments) return this.segments.fetch(userKey, userValue, options);
           this.logger.error('Real-Time Segments are not in this bundle: load odp-sdk.segments.min.js after odp-sdk.umd.min.js');
           return Promise.resolve(null);
         },
       });
       const identifiers = identifyIdentifiers(userId, this.vuid);
-      if (Object.keys(identifiers).length >= 2 && !this.options.odp.disabled && this.odp) {
+      if (Object.keys(identifiers).length >= 2 && !this.options.odp.disabled && this.odp && !this.userOptedOut) {
         const error = this.sendOdpEvent({ type: 'fullstack', action: 'identified', identifiers });
         if (error) this.logger.warn(`identified not sent: ${error.message}`);
       }
@@ -260,12 +272,54 @@ export class OdpClient {
     return this.vuid;
   }
 
+  /**
+   * Opts the user out of (or back into) sending. Opting out stops sending at once: every event
+   * queued, waiting for a retry or stored in the browser is discarded (counted as dropped with
+   * reason `optedOut`), the stored visitor id is removed, and later events get `optedOut`. No
+   * implicit event or segments request is made while opted out. Opting back in starts clean, with a
+   * new visitor id when `vuid` is on. Browsers keep the choice for later page loads. Never throws.
+   */
+  setOptOut(optedOut: boolean): void {
+    if (typeof optedOut !== 'boolean') {
+      this.logger.error('setOptOut expects true or false');
+      return;
+    }
+    this.platform.storage?.set(OPT_OUT_STORAGE_KEY, optedOut ? '1' : '0');
+    if (optedOut === this.userOptedOut) return;
+    this.userOptedOut = optedOut;
+    if (optedOut) {
+      this.scheduler.cancel();
+      const queued = this.queue.take().length;
+      if (queued) {
+        this.stats_.drop(queued, 'optedOut', 'queued');
+        this.emitter.emit('dropped', { reason: 'optedOut', count: queued, message: `${queued} queued events were discarded (optedOut)` });
+      }
+      const discarded = queued + this.dispatcher.discard('optedOut');
+      this.host?.forget?.();
+      this.platform.storage?.remove(VUID_STORAGE_KEY);
+      this.vuid = this.buildContext.vuid = null;
+      this.logger.info(`opted out: ${discarded} undelivered events were discarded`);
+      return;
+    }
+    if (this.options.vuid) {
+      this.vuid = this.buildContext.vuid = loadOrCreateVuid(this.platform.storage, this.platform.newId);
+      if (this.ready && this.odp && !this.options.odp.disabled) this.sendOdpEvent({ type: 'fullstack', action: 'client_initialized', identifiers: { vuid: this.vuid } });
+    }
+    this.logger.info('opted back in');
+  }
+
+  /** Whether the user is opted out (see {@link setOptOut}). */
+  isOptedOut(): boolean {
+    return this.userOptedOut;
+  }
+
   /** True once a valid datafile is held. */
   isReady(): boolean {
     return this.ready;
   }
 
   private accept(args: unknown[]): OdpError | null {
+    if (this.userOptedOut) return this.refuse('optedOut', 'the user opted out of sending events (setOptOut)');
     if (!this.ready) {
       this.logger.warn(`${NOT_READY} (await client.onReady() before sending)`);
       return this.refuse('sdkNotReady', NOT_READY);
@@ -279,19 +333,48 @@ export class OdpClient {
       typeof first === 'object' && first !== null
         ? (first as RawEvent)
         : { type: first, action: args[1], identifiers: args[2], data: args[3] };
-    const event = buildEvent(raw, this.buildContext);
+    let event = buildEvent(raw, this.buildContext);
     if (event instanceof OdpError) return this.refuse(event.code, event.message, event);
     if (this.closed) return this.refuse('closed', 'the client is closed');
     if (this.stats_.held >= this.options.odp.queueSize) {
       return this.refuse('queueFull', `the queue is full (odp.queueSize ${this.options.odp.queueSize}); event discarded`);
     }
     if (event.data.idempotence_id === '') event.data.idempotence_id = flatten(this.platform.newId());
+    if (this.options.beforeSend) {
+      event = this.runBeforeSend(this.options.beforeSend, event);
+      if (event instanceof OdpError) return this.refuse(event.code, event.message, event);
+    }
     this.stats_.accept();
     const length = this.queue.push(event);
     if (length >= this.options.odp.batchSize) this.cutBatch();
     else if (length === 1) this.scheduler.arm();
     this.host?.queueChanged();
     return null;
+  }
+
+  /**
+   * The user's hook sees the event as it would be sent, and its answer is checked like the caller's
+   * input (the vuid is not added again: a hook may remove it on purpose).
+   */
+  private runBeforeSend(hook: (event: OdpEvent) => OdpEvent | null, event: OdpWireEvent): OdpWireEvent | OdpError {
+    let result: unknown;
+    try {
+      result = hook(event);
+    } catch (error) {
+      const message = `beforeSend threw: ${error instanceof Error ? error.message : String(error)}`;
+      if (!this.hookErrors.has(message) && this.hookErrors.size < MAX_LOGGED_HOOK_ERRORS) {
+        this.hookErrors.add(message);
+        this.logger.error(`${message} (the event was not sent; this message is logged once)`);
+      }
+      return odpError('beforeSendFailed', message);
+    }
+    if (result === null) return odpError('filtered', 'beforeSend dropped the event');
+    if (typeof result !== 'object') return odpError('beforeSendFailed', `beforeSend must return an event or null, got ${typeof result}`);
+    const checked = buildEvent(result as RawEvent, { maxEventBytes: this.options.odp.maxEventBytes, vuid: null });
+    if (checked instanceof OdpError) return odpError('beforeSendFailed', `beforeSend returned an invalid event: ${checked.message}`);
+    // An id the hook removed or blanked is drawn again: every event needs one.
+    if (checked.data.idempotence_id === '' || typeof checked.data.idempotence_id !== 'string') checked.data.idempotence_id = flatten(this.platform.newId());
+    return checked;
   }
 
   /** What the platform's lifecycle code (page, process) may see and do of this client. */
@@ -302,6 +385,7 @@ export class OdpClient {
       closeTimeoutMs: this.options.closeTimeoutMs,
       maxStoredBytes: this.options.odp.maxStoredBytes,
       cutBatch: () => this.cutBatch(),
+      setOptOut: (optedOut) => this.setOptOut(optedOut),
       pending: () => ({ odp: this.odp, events: this.queue.peek() }),
       undelivered: () => this.stats_.queued + this.stats_.inFlight,
       drain: async (timeoutMs) => {
@@ -351,7 +435,7 @@ export class OdpClient {
     if (next) this.logger.addSecret(next.publicKey);
     this.odp = next;
     // What an earlier page left for these settings is taken over (restored) once the client is ready.
-    const takeOver = next && changed && !this.options.odp.disabled;
+    const takeOver = next && changed && !this.options.odp.disabled && !this.userOptedOut;
     this.segments?.configure(next, datafile.json);
     this.emitter.emit('datafileUpdate', { revision: datafile.revision, odp: next });
     if (!this.ready) {
@@ -359,7 +443,7 @@ export class OdpClient {
       this.logger.info('ready');
       this.emitter.emit('ready', { odp: next });
       for (const resolve of [...this.readyWaiters]) resolve();
-      if (this.vuid && next && !this.options.odp.disabled) {
+      if (this.vuid && next && !this.options.odp.disabled && !this.userOptedOut) {
         const error = this.sendOdpEvent({ type: 'fullstack', action: 'client_initialized', identifiers: { vuid: this.vuid } });
         if (error) this.logger.warn(`client_initialized not sent: ${error.message}`);
       }
@@ -370,6 +454,13 @@ export class OdpClient {
 
 function sameOdp(a: OdpSettings | null, b: OdpSettings | null): boolean {
   return a?.host === b?.host && a?.publicKey === b?.publicKey;
+}
+
+const MAX_LOGGED_HOOK_ERRORS = 50;
+
+/** The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`). */
+function globalPrivacyControl(): boolean {
+  return (globalThis as { navigator?: { globalPrivacyControl?: unknown } }).navigator?.globalPrivacyControl === true;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { isRecord } from '../core/values';
-import type { LogLevel, Logger, OdpClientConfig } from '../types';
+import type { LogLevel, Logger, OdpClientConfig, OdpEvent } from '../types';
 
 /** `odp` counts: default and least allowed value. One table, so names are written once. */
 const ODP_COUNTS = {
@@ -31,6 +31,9 @@ export interface ResolvedOptions {
   datafileUpdateIntervalMs: number;
   closeTimeoutMs: number;
   vuid: boolean;
+  beforeSend: ((event: OdpEvent) => OdpEvent | null) | undefined;
+  optOut: boolean;
+  honorGlobalPrivacyControl: boolean;
   logger: Logger;
   logLevel: LogLevel;
   odp: Record<OdpCountName, number> & Record<OdpFlagName, boolean>;
@@ -73,6 +76,7 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
   if (template !== undefined && !templateOk) problems.push('datafileUrlTemplate must be a string containing {sdkKey}; using the default');
   const loggerOk = isLogger(input.logger);
   if (input.logger !== undefined && !loggerOk) problems.push('logger must have debug, info, warn and error methods');
+  if (input.beforeSend !== undefined && typeof input.beforeSend !== 'function') problems.push('beforeSend must be a function; events are sent unchanged');
   const levelOk = LEVELS.includes(input.logLevel as LogLevel);
   if (input.logLevel !== undefined && !levelOk) problems.push(`logLevel must be one of ${LEVELS.join(', ')}`);
 
@@ -92,6 +96,9 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
     datafileUpdateIntervalMs: count(input.datafileUpdateIntervalMs, 'datafileUpdateIntervalMs', 300_000, 0),
     closeTimeoutMs: count(input.closeTimeoutMs, 'closeTimeoutMs', 5_000, 0),
     vuid: flag(input.vuid, 'vuid', false),
+    beforeSend: typeof input.beforeSend === 'function' ? input.beforeSend : undefined,
+    optOut: flag(input.optOut, 'optOut', false),
+    honorGlobalPrivacyControl: flag(input.honorGlobalPrivacyControl, 'honorGlobalPrivacyControl', false),
     logger: loggerOk ? (input.logger as Logger) : console,
     logLevel: levelOk ? (input.logLevel as LogLevel) : 'warn',
     odp,

@@ -1,14 +1,18 @@
 /**
  * Why `sendOdpEvent` did not accept an event, checked in this order:
+ * - `optedOut`: the user opted out (`setOptOut(true)`, `optOut: true`, or the Global Privacy Control signal).
  * - `sdkNotReady`: no valid datafile is held yet (a warning is logged).
  * - `odpNotEnabled`: ODP is turned off in the client's options (`odp.disabled`).
  * - `odpNotIntegrated`: the datafile has no usable ODP integration (host and public key).
  * - `invalidIdentifiers`, `invalidType`, `invalidAction`, `invalidData`: bad input; the message names the field.
  * - `eventTooLarge`: the event's JSON is larger than `odp.maxEventBytes`.
+ * - `filtered`: the `beforeSend` hook returned `null`.
+ * - `beforeSendFailed`: the `beforeSend` hook threw, or returned something that is not a valid event.
  * - `queueFull`: `odp.queueSize` events are already waiting (queued, in flight or waiting for a retry).
  * - `closed`: `close()` was called.
  */
 export type OdpErrorCode =
+  | 'optedOut'
   | 'sdkNotReady'
   | 'odpNotEnabled'
   | 'odpNotIntegrated'
@@ -17,6 +21,8 @@ export type OdpErrorCode =
   | 'invalidAction'
   | 'invalidData'
   | 'eventTooLarge'
+  | 'filtered'
+  | 'beforeSendFailed'
   | 'queueFull'
   | 'closed';
 

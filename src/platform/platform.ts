@@ -4,6 +4,9 @@ import type { Lane } from '../dispatcher/lane';
 import type { Transport } from '../transport/transport';
 import type { OdpSettings, OdpWireEvent } from '../types';
 
+/** Where a platform's storage keeps the user's opt-out choice ('1' out, '0' in). */
+export const OPT_OUT_STORAGE_KEY = 'odp-sdk-opt-out';
+
 /** What differs between runtimes; everything else is shared. */
 export interface Platform {
   createTransport(options: { maxSockets: number }): Transport;
@@ -45,6 +48,8 @@ export interface ClientHandle {
   undelivered(): number;
   /** Waits until what is held now is delivered or dropped, or `timeoutMs` passed (the events are kept then). */
   drain(timeoutMs: number): Promise<void>;
+  /** The user's opt-out choice changed elsewhere (another tab). */
+  setOptOut(optedOut: boolean): void;
   /** Accepts again events an earlier host left undelivered, with their ids; returns how many were taken. */
   restore(odp: OdpSettings, events: readonly OdpWireEvent[]): number;
 }

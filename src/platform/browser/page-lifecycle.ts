@@ -1,5 +1,5 @@
 import type { OdpSettings } from '../../types';
-import type { ClientHandle, HostLifecycle, KeyValueStorage } from '../platform';
+import { OPT_OUT_STORAGE_KEY, type ClientHandle, type HostLifecycle, type KeyValueStorage } from '../platform';
 import { EventJournal, isLeftNote } from './event-journal';
 
 /**
@@ -77,6 +77,7 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
       // Another tab was left for good: what it could not deliver is this tab's to send now.
       (event) => {
         const { key, newValue } = event as StorageEvent;
+        if (key === OPT_OUT_STORAGE_KEY && newValue) return client.setOptOut(newValue === '1'); // the user chose in another tab
         const odp = client.pending().odp;
         if (odp && odp.publicKey === publicKey && isLeftNote(key, newValue)) takeOver(odp);
       },
