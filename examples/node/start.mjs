@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const collector = spawn(process.execPath, ['dist/collector/cli.mjs', '--port', process.env.ODP_COLLECTOR_PORT ?? '0', '--segments', 'examples/node/segments.json'], {
+const collector = spawn(process.execPath, ['collector/dist/cli.js', '--port', process.env.ODP_COLLECTOR_PORT ?? '0', '--segments', 'examples/node/segments.json'], {
   cwd: root,
   stdio: ['ignore', 'pipe', 'inherit'],
 });

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { startCollector } from '../src/collector/collector';
-import type { Collector, CollectorOptions } from '../src/collector/collector';
+import { startCollector } from '../src/collector.js';
+import type { Collector, CollectorOptions } from '../src/collector.js';
 
 const API_KEY = 'W4WzcEs-ABgXorzY7h1LCQ';
 const ROOT = new URL('..', import.meta.url);
@@ -366,7 +366,7 @@ function runNode(args: string[], timeoutMs: number, onStdout?: (text: string, ki
 
 test('after close() nothing keeps Node alive (hung and delayed requests included)', async () => {
   const script = `
-    import { startCollector } from './src/collector/collector.ts';
+    import { startCollector } from './src/collector.ts';
     const c = await startCollector({ faults: { hang: true } });
     const send = () => fetch(c.url + '/v3/events', { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'W4WzcEs-ABgXorzY7h1LCQ' }, body: '[]' }).then(() => 'answered', () => 'failed');
     const hung = send();
@@ -388,7 +388,7 @@ test('after close() nothing keeps Node alive (hung and delayed requests included
 test('the CLI prints its listening line and exits cleanly on SIGTERM', async () => {
   let url = '';
   let statsOk = false;
-  const result = await runNode(['src/collector/cli.ts', '--port', '0', '--quiet', '--status', '503'], 15_000, (stdout, kill) => {
+  const result = await runNode(['src/cli.ts', '--port', '0', '--quiet', '--status', '503'], 15_000, (stdout, kill) => {
     const match = /odp collector listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
     if (match?.[1] === undefined || url !== '') return;
     url = match[1];
@@ -407,7 +407,7 @@ test('the CLI prints its listening line and exits cleanly on SIGTERM', async () 
 });
 
 test('the CLI rejects bad flags with its usage', async () => {
-  const result = await runNode(['src/collector/cli.ts', '--fail-rate', 'lots'], 15_000);
+  const result = await runNode(['src/cli.ts', '--fail-rate', 'lots'], 15_000);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--fail-rate needs a number/);
   assert.match(result.stderr, /Usage: odp-sdk-collector/);

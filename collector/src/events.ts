@@ -1,10 +1,7 @@
-import type { ReceivedEvent } from './types';
+import { isRecord } from './types.js';
+import type { ReceivedEvent } from './types.js';
 
 export type BatchResult = { ok: true; events: ReceivedEvent[] } | { ok: false; message: string };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Checks one event's shape; returns an error message or undefined. */
 function checkEvent(value: unknown): string | undefined {

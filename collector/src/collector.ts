@@ -1,14 +1,14 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { DatafileStore, notModified } from './datafile';
-import { formatEvent, parseBatch } from './events';
-import { chance, isSuccess, parseFaults, parseGraphqlFaults } from './faults';
-import { answerSegmentsQuery } from './graphql';
-import { corsHeaders, headerValue, readBody, sendJson, statusBody } from './http';
-import type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types';
+import { DatafileStore, notModified } from './datafile.js';
+import { formatEvent, parseBatch } from './events.js';
+import { chance, isSuccess, parseFaults, parseGraphqlFaults } from './faults.js';
+import { answerSegmentsQuery } from './graphql.js';
+import { corsHeaders, headerValue, readBody, sendJson, statusBody } from './http.js';
+import type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types.js';
 
-export type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types';
+export type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types.js';
 
 export const DEFAULT_API_KEY = 'W4WzcEs-ABgXorzY7h1LCQ';
 /** Beyond this many batches, new entries in `batches` keep headers and status but not the body. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startCollector } from './collector';
-import type { Collector, CollectorFaults } from './collector';
+import { startCollector } from './collector.js';
+import type { Collector, CollectorFaults } from './collector.js';
+import { isRecord } from './types.js';
 
 const USAGE = `Usage: odp-sdk-collector [options]
 
@@ -40,11 +41,7 @@ function readSegments(file: string | undefined): Record<string, string[]> | unde
   } catch (error) {
     throw new UsageError(`--segments ${file}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const valid =
-    typeof parsed === 'object' &&
-    parsed !== null &&
-    !Array.isArray(parsed) &&
-    Object.values(parsed).every((list) => Array.isArray(list) && list.every((name) => typeof name === 'string'));
+  const valid = isRecord(parsed) && Object.values(parsed).every((list) => Array.isArray(list) && list.every((name) => typeof name === 'string'));
   if (!valid) throw new UsageError(`--segments ${file}: expected {"userId": ["segment", ...]}`);
   return parsed as Record<string, string[]>; // shape checked just above
 }

@@ -1,3 +1,8 @@
+/** A JSON object (not null, not an array): the one shape guard every parser in the collector shares. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Fault injection for `POST /v3/events`. Applied in this order: hang, resetRate, latencyMs, status, failRate, maxBodyBytes. */
 export interface CollectorFaults {
   /** 0..1 share of POST /v3/events requests answered with `failStatus` (default 0). */
