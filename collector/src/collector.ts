@@ -6,6 +6,7 @@ import { formatEvent, parseBatch } from './events.js';
 import { chance, isSuccess, parseFaults, parseGraphqlFaults } from './faults.js';
 import { answerSegmentsQuery } from './graphql.js';
 import { corsHeaders, headerValue, readBody, sendJson, statusBody } from './http.js';
+import type { Body } from './http.js';
 import type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types.js';
 
 export type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types.js';
@@ -28,6 +29,7 @@ function emptyStats(openConnections: number): CollectorStats {
     events: 0,
     distinctIds: 0,
     duplicates: 0,
+    bytes: 0,
     preflights: 0,
     maxOpenConnections: openConnections,
     openConnections,
@@ -80,9 +82,9 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     }
   }
 
-  function record(req: IncomingMessage, body: string, status: number): void {
+  function record(req: IncomingMessage, body: Body, status: number): void {
     const keep = batches.length < MAX_BATCH_BODIES;
-    batches.push({ headers: keep ? { ...req.headers } : {}, body: keep ? body : '', status });
+    batches.push({ headers: keep ? { ...req.headers } : {}, body: keep ? body.text : '', bytes: body.bytes, status });
   }
 
   function accept(received: ReceivedEvent[]): void {
@@ -106,21 +108,22 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     const f: CollectorFaults = { ...faults }; // one request sees one fault setting
     const body = await readBody(req, f.maxBodyBytes);
     if (body === undefined) return;
+    counters.bytes += body.bytes;
 
     const refuse = (status: number, message: string): void => {
-      record(req, body.text, status);
+      record(req, body, status);
       const headers: OutgoingHttpHeaders = f.retryAfter !== undefined ? { 'retry-after': f.retryAfter } : {};
       log(`POST /v3/events -> ${status} ${message}`);
       sendJson(req, res, status, statusBody(status, message), headers);
     };
 
     if (f.hang) {
-      record(req, body.text, 0);
+      record(req, body, 0);
       log('POST /v3/events -> no answer (hang fault)');
       return;
     }
     if (chance(f.resetRate)) {
-      record(req, body.text, 0);
+      record(req, body, 0);
       log('POST /v3/events -> connection reset (reset fault)');
       req.socket.destroy();
       return;
@@ -134,11 +137,12 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     if (headerValue(req, 'x-api-key') !== apiKey) return refuse(401, 'missing or wrong x-api-key');
     const mediaType = headerValue(req, 'content-type')?.split(';')[0]?.trim().toLowerCase();
     if (mediaType !== 'application/json') return refuse(415, 'content-type must be application/json');
+    if (body.problem !== undefined) return refuse(body.problem.status, body.problem.message);
     const batch = parseBatch(body.text);
     if (!batch.ok) return refuse(400, batch.message);
 
     const status = f.status ?? 202;
-    record(req, body.text, status);
+    record(req, body, status);
     accept(batch.events);
     sendJson(req, res, status, statusBody(status));
   }
@@ -182,7 +186,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     const f: GraphqlFaults = { ...graphqlFaults }; // one request sees one fault setting
     const body = await readBody(req);
     if (body === undefined) return;
-    const seen: ReceivedBatch = { headers: { ...req.headers }, body: body.text, status: 0 };
+    const seen: ReceivedBatch = { headers: { ...req.headers }, body: body.text, bytes: body.bytes, status: 0 };
     if (graphql.length < MAX_BATCH_BODIES) graphql.push(seen);
     if (f.hang) {
       log('POST /v3/graphql -> no answer (hang fault)');

@@ -19,7 +19,7 @@ export interface CollectorFaults {
   resetRate?: number;
   /** Accept the request but never answer (until the client gives up or the collector closes). */
   hang?: boolean;
-  /** If set, bodies larger than this many bytes get 413. */
+  /** If set, bodies larger than this many bytes on the wire (compressed size for gzip) get 413. */
   maxBodyBytes?: number;
 }
 
@@ -59,8 +59,10 @@ export interface ReceivedEvent {
 
 export interface ReceivedBatch {
   headers: Record<string, string | string[] | undefined>;
-  /** Raw body text ('' once more than 50,000 batches are held, or when the body exceeded maxBodyBytes). */
+  /** Body text, decompressed if it came gzipped ('' once more than 50,000 batches are held, or when the body exceeded maxBodyBytes). */
   body: string;
+  /** Body size on the wire (the compressed size for a gzip body). */
+  bytes: number;
   /** Status answered; 0 when no answer was given (hang or reset fault). */
   status: number;
 }
@@ -76,6 +78,8 @@ export interface CollectorStats {
   distinctIds: number;
   /** events - distinctIds. */
   duplicates: number;
+  /** Bytes of POST /v3/events bodies received (any outcome), as on the wire: the compressed size for gzip. */
+  bytes: number;
   /** OPTIONS requests answered. */
   preflights: number;
   /** Peak number of simultaneously open TCP connections. */

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { startCollector } from '../src/collector.js';
 import type { Collector, CollectorOptions } from '../src/collector.js';
 
@@ -28,16 +29,18 @@ async function withCollector(options: CollectorOptions, fn: (c: Collector) => Pr
 }
 
 /** POSTs a batch with a client-side timeout (a plain setTimeout abort, cleared on completion). */
-async function post(c: Collector, body: unknown, init: { key?: string | null; type?: string; path?: string; timeoutMs?: number } = {}) {
+async function post(c: Collector, body: unknown, init: { key?: string | null; type?: string; path?: string; timeoutMs?: number; encoding?: string } = {}) {
   const headers: Record<string, string> = { 'content-type': init.type ?? 'application/json' };
   if (init.key !== null) headers['x-api-key'] = init.key ?? API_KEY;
+  if (init.encoding !== undefined) headers['content-encoding'] = init.encoding;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), init.timeoutMs ?? 5000);
   try {
     return await fetch(c.url + (init.path ?? '/v3/events'), {
       method: 'POST',
       headers,
-      body: typeof body === 'string' ? body : JSON.stringify(body),
+      // A Buffer is copied into a plain Uint8Array, which is what fetch's types accept.
+      body: typeof body === 'string' ? body : body instanceof Uint8Array ? new Uint8Array(body) : JSON.stringify(body),
       signal: controller.signal,
     });
   } finally {
@@ -234,6 +237,35 @@ test('fault: maxBodyBytes answers 413 to larger bodies', async () => {
     assert.equal(big.status, 413);
     assert.match(((await big.json()) as { message: string }).message, /maxBodyBytes 300/);
     assert.equal(c.events.length, 1);
+  });
+});
+
+test('a gzip body is decompressed and counted by its wire size; broken gzip gets 400, other encodings 415', async () => {
+  await withCollector({}, async (c) => {
+    const batch = Array.from({ length: 20 }, (_, i) => event(`gz-${i}`, { item: 'shirt', price: i }));
+    const json = JSON.stringify(batch);
+    const gz = gzipSync(json);
+    assert.ok(gz.length < Buffer.byteLength(json) / 2, 'the test body compresses');
+
+    assert.equal((await post(c, gz, { encoding: 'gzip' })).status, 202);
+    assert.deepEqual(c.events, batch);
+    assert.equal(c.batches[0]?.body, json, 'batches hold the decompressed text');
+    assert.equal(c.batches[0]?.bytes, gz.length);
+    assert.equal(c.stats().bytes, gz.length);
+
+    const broken = await post(c, Buffer.from('not gzip at all'), { encoding: 'gzip' });
+    assert.equal(broken.status, 400);
+    assert.match(((await broken.json()) as { message: string }).message, /gzip/);
+    const brotli = await post(c, gz, { encoding: 'br' });
+    assert.equal(brotli.status, 415);
+    assert.match(((await brotli.json()) as { message: string }).message, /content-encoding "br"/);
+    assert.equal(c.events.length, 20, 'refused bodies add no events');
+    assert.equal(c.stats().bytes, gz.length * 2 + Buffer.byteLength('not gzip at all'));
+
+    // maxBodyBytes limits what travels: the gzip body fits, the same batch uncompressed does not.
+    c.setFaults({ maxBodyBytes: gz.length });
+    assert.equal((await post(c, gz, { encoding: 'gzip' })).status, 202);
+    assert.equal((await post(c, json)).status, 413);
   });
 });
 
