@@ -8,7 +8,7 @@ import { isRecord } from './types.js';
 const USAGE = `Usage: odp-sdk-collector [options]
 
 A local ODP-compatible collector: POST /v3/events, POST /v3/graphql, GET /datafiles/{sdkKey}.json,
-GET /stats, GET /events, POST /control/faults, POST /control/reset.
+GET /stats, GET /events, POST /control/faults, POST /control/reset; its live inspector page is GET /.
 
 Options:
   --port N             port to listen on (default 8787; 0 picks a free one)
@@ -96,6 +96,7 @@ async function main(): Promise<void> {
       : error;
   }
   console.log(`odp collector listening on ${collector.url}`);
+  console.log(`odp collector inspector: open ${collector.url}/ in a browser (Ctrl-C stops the collector)`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

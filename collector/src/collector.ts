@@ -5,6 +5,7 @@ import { DatafileStore, notModified } from './datafile.js';
 import { formatEvent, parseBatch } from './events.js';
 import { chance, isSuccess, parseFaults, parseGraphqlFaults } from './faults.js';
 import { answerSegmentsQuery } from './graphql.js';
+import { Inspector, servePage } from './inspector.js';
 import { corsHeaders, headerValue, readBody, sendJson, statusBody } from './http.js';
 import type { Body } from './http.js';
 import type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types.js';
@@ -22,10 +23,17 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/** The events of a body whatever its answer, for the inspector: none when it is not a valid batch. */
+function eventsIn(text: string): ReceivedEvent[] {
+  const batch = parseBatch(text);
+  return batch.ok ? batch.events : [];
+}
+
 function emptyStats(openConnections: number): CollectorStats {
   return {
     requests: 0,
     accepted: 0,
+    rejected: 0,
     events: 0,
     distinctIds: 0,
     duplicates: 0,
@@ -56,6 +64,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   let counters = emptyStats(0);
   let closing: Promise<void> | undefined;
   let datafiles: DatafileStore | undefined; // created once the port (and so the url) is known
+  const inspector = new Inspector(() => ({ stats: collector.stats(), faults }));
 
   /** Waits ms; resolves false instead if the collector closes first (so no timer outlives it). */
   function sleep(ms: number): Promise<boolean> {
@@ -82,9 +91,12 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     }
   }
 
-  function record(req: IncomingMessage, body: Body, status: number): void {
+  /** Keeps one POST /v3/events in `batches` and shows it in the inspector, with the events it carried (parsed here if refused). */
+  function record(req: IncomingMessage, body: Body, status: number, note?: string, events = eventsIn(body.text)): void {
     const keep = batches.length < MAX_BATCH_BODIES;
     batches.push({ headers: keep ? { ...req.headers } : {}, body: keep ? body.text : '', bytes: body.bytes, status });
+    if (!isSuccess(status)) counters.rejected++;
+    inspector.request({ status, note, bytes: body.bytes, encoding: headerValue(req, 'content-encoding') }, events);
   }
 
   function accept(received: ReceivedEvent[]): void {
@@ -111,19 +123,19 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     counters.bytes += body.bytes;
 
     const refuse = (status: number, message: string): void => {
-      record(req, body, status);
+      record(req, body, status, message);
       const headers: OutgoingHttpHeaders = f.retryAfter !== undefined ? { 'retry-after': f.retryAfter } : {};
       log(`POST /v3/events -> ${status} ${message}`);
       sendJson(req, res, status, statusBody(status, message), headers);
     };
 
     if (f.hang) {
-      record(req, body, 0);
+      record(req, body, 0, 'no answer (hang fault)');
       log('POST /v3/events -> no answer (hang fault)');
       return;
     }
     if (chance(f.resetRate)) {
-      record(req, body, 0);
+      record(req, body, 0, 'connection dropped (reset fault)');
       log('POST /v3/events -> connection reset (reset fault)');
       req.socket.destroy();
       return;
@@ -142,8 +154,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     if (!batch.ok) return refuse(400, batch.message);
 
     const status = f.status ?? 202;
-    record(req, body, status);
     accept(batch.events);
+    record(req, body, status, undefined, batch.events); // after accept, so the inspector's counters include these events
     sendJson(req, res, status, statusBody(status));
   }
 
@@ -239,6 +251,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     if (method === 'GET' && datafileKey !== undefined && datafiles !== undefined) {
       return handleDatafile(req, res, datafiles, decodeURIComponent(datafileKey));
     }
+    if (method === 'GET' && path === '/') return servePage(res);
+    if (method === 'GET' && path === '/inspector/stream') return inspector.stream(res);
     if (method === 'GET' && path === '/stats') return sendJson(req, res, 200, collector.stats());
     if (method === 'GET' && path === '/events') return sendJson(req, res, 200, events);
     if (method === 'POST' && path === '/control/faults') return handleSetFaults(req, res);
@@ -287,6 +301,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     stats: () => ({ ...counters, duplicates: counters.events - counters.distinctIds, openConnections: sockets.size }),
     setFaults: (next) => {
       faults = parseFaults(next);
+      inspector.faults(faults);
     },
     setGraphqlFaults: (next) => {
       graphqlFaults = parseGraphqlFaults(next);
@@ -302,6 +317,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       graphql.length = 0;
       ids = new Set();
       counters = emptyStats(sockets.size);
+      inspector.reset();
     },
     waitForEvents: (n, timeoutMs = 5000) =>
       new Promise<void>((resolve, reject) => {
@@ -332,6 +348,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
           waiter.reject(new Error(`waitForEvents(${waiter.n}): the collector closed with ${events.length} event(s)`));
         }
         waiters.clear();
+        inspector.close();
         // Resolve once the server AND every socket have emitted 'close', so stats() shows 0 open connections.
         const closed = [new Promise<void>((done) => server.close(() => done()))];
         for (const socket of sockets) {

@@ -72,6 +72,8 @@ export interface CollectorStats {
   requests: number;
   /** Requests answered 2xx. */
   accepted: number;
+  /** Requests answered otherwise, or not at all (hang and reset faults); requests - accepted - rejected are still being answered. */
+  rejected: number;
   /** Events in 2xx-answered requests (counting duplicates). */
   events: number;
   /** Distinct data.idempotence_id among those (an event without one counts as distinct). */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { startCollector } from '../src/collector.js';
@@ -377,6 +378,118 @@ test('close() destroys open sockets and frees the port', async () => {
   await c.close(); // closing twice is fine
 });
 
+interface StreamMessage {
+  event: string;
+  data: any; // JSON that each test picks apart
+}
+
+/** Opens the inspector's event stream; next() resolves with one message, or null once the stream has ended. */
+async function openStream(c: Collector) {
+  const controller = new AbortController();
+  const res = await fetch(`${c.url}/inspector/stream`, { signal: controller.signal });
+  assert.ok(res.body);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  const next = async (): Promise<StreamMessage | null> => {
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event !== undefined && data !== undefined) return { event, data: JSON.parse(data) };
+        continue; // the `retry:` preamble
+      }
+      const chunk = await reader.read();
+      if (chunk.done) return null;
+      buffer += chunk.value;
+    }
+  };
+  return { res, next, abort: () => controller.abort() };
+}
+
+test('the inspector page is served with a CSP that allows only its own script and style', async () => {
+  await withCollector({}, async (c) => {
+    const res = await fetch(`${c.url}/`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8');
+    const html = await res.text();
+    const csp = res.headers.get('content-security-policy') ?? '';
+    const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+    const script = /<script>([\s\S]*)<\/script>/.exec(html)?.[1] ?? '';
+    const style = /<style>([\s\S]*)<\/style>/.exec(html)?.[1] ?? '';
+    assert.match(csp, new RegExp(`script-src ${hash(script).replace(/[+/]/g, '\\$&')}`));
+    assert.match(csp, new RegExp(`style-src ${hash(style).replace(/[+/]/g, '\\$&')}`));
+    assert.match(html, /<label for="filter">Filter events<\/label>/);
+  });
+});
+
+test('the inspector stream replays recent requests, then sends each request, fault change and reset; retries are counted by id', { timeout: 15_000 }, async () => {
+  await withCollector({ faults: { status: 500 } }, async (c) => {
+    const batch = [event('a', { item: 'hat' }), event('b')];
+    assert.equal((await post(c, batch)).status, 500);
+    c.setFaults({});
+    const gz = gzipSync(JSON.stringify(batch));
+    assert.equal((await post(c, gz, { encoding: 'gzip' })).status, 202);
+
+    const stream = await openStream(c);
+    try {
+      assert.equal(stream.res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+      const hello = await stream.next();
+      assert.equal(hello?.event, 'hello');
+      assert.deepEqual(hello.data.faults, {});
+      const [refused, retried] = hello.data.requests;
+      assert.equal(hello.data.requests.length, 2);
+      assert.equal(refused.status, 500);
+      assert.equal(refused.note, 'status fault');
+      assert.deepEqual(
+        refused.events.map((e: { action: string; id: string; attempt: number }) => [e.action, e.id, e.attempt]),
+        [['purchased', 'a', 1], ['purchased', 'b', 1]],
+      );
+      assert.deepEqual(refused.events[0].identifiers, { fs_user_id: 'user123', email: 'jane@example.com' });
+      assert.deepEqual(refused.events[0].data, { item: 'hat' }, "the SDK's own keys are left out of data");
+      assert.equal(retried.status, 202);
+      assert.equal(retried.encoding, 'gzip');
+      assert.equal(retried.bytes, gz.length);
+      assert.deepEqual(retried.events.map((e: { attempt: number }) => e.attempt), [2, 2]);
+      const { events, rejected, duplicates, bytes } = hello.data.stats;
+      assert.deepEqual({ events, rejected, duplicates, bytes }, { events: 2, rejected: 1, duplicates: 0, bytes: refused.bytes + gz.length });
+
+      assert.equal((await post(c, [event('a')])).status, 202); // accepted twice now: a duplicate
+      const live = await stream.next();
+      assert.equal(live?.event, 'request');
+      assert.equal(live.data.request.events[0].attempt, 3);
+      assert.equal(live.data.stats.duplicates, 1);
+      assert.equal(live.data.stats.events, 3);
+
+      c.setFaults({ status: 429, retryAfter: '2' });
+      assert.deepEqual(await stream.next(), { event: 'faults', data: { status: 429, retryAfter: '2' } });
+      assert.equal((await fetch(`${c.url}/control/reset`, { method: 'POST' })).status, 200);
+      const reset = await stream.next();
+      assert.equal(reset?.event, 'reset');
+      assert.equal(reset.data.stats.events, 0);
+      assert.equal((await post(c, [event('a')])).status, 429);
+      const after = await stream.next();
+      assert.equal(after?.data.request.events[0].attempt, 1, 'a reset forgets the ids seen');
+      assert.equal(after?.data.stats.rejected, 1);
+    } finally {
+      stream.abort();
+    }
+  });
+});
+
+test('close() ends open inspector streams and finishes at once', { timeout: 10_000 }, async () => {
+  const c = await startCollector();
+  const streams = await Promise.all([openStream(c), openStream(c)]);
+  for (const stream of streams) assert.equal((await stream.next())?.event, 'hello');
+  const started = Date.now();
+  await c.close();
+  assert.ok(Date.now() - started < 1000, `close() took ${Date.now() - started} ms`);
+  for (const stream of streams) assert.equal(await stream.next(), null, 'the stream ended');
+  assert.equal(c.stats().openConnections, 0);
+});
+
 /** Runs node with tsx; resolves with exit code and output, killing the child if it outlives timeoutMs. */
 function runNode(args: string[], timeoutMs: number, onStdout?: (text: string, kill: () => void) => void) {
   return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
@@ -396,24 +509,26 @@ function runNode(args: string[], timeoutMs: number, onStdout?: (text: string, ki
   });
 }
 
-test('after close() nothing keeps Node alive (hung and delayed requests included)', async () => {
+test('after close() nothing keeps Node alive (hung and delayed requests and an inspector stream included)', async () => {
   const script = `
     import { startCollector } from './src/collector.ts';
     const c = await startCollector({ faults: { hang: true } });
     const send = () => fetch(c.url + '/v3/events', { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'W4WzcEs-ABgXorzY7h1LCQ' }, body: '[]' }).then(() => 'answered', () => 'failed');
+    const stream = await fetch(c.url + '/inspector/stream');
+    const watched = stream.body.pipeTo(new WritableStream()).then(() => 'ended', () => 'cut');
     const hung = send();
     while (c.stats().requests < 1) await new Promise((r) => setTimeout(r, 10));
     c.setFaults({ latencyMs: 60000 });
     const delayed = send();
     while (c.stats().requests < 2) await new Promise((r) => setTimeout(r, 10));
     await c.close();
-    console.log(await hung, await delayed);
+    console.log(await hung, await delayed, await watched);
   `;
   const started = Date.now();
   const result = await runNode(['--input-type=module', '-e', script], 15_000);
   assert.equal(result.signal, null, `the process had to be killed: ${result.stderr}`);
   assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stdout.trim(), 'failed failed');
+  assert.equal(result.stdout.trim(), 'failed failed ended');
   assert.ok(Date.now() - started < 10_000);
 });
 
