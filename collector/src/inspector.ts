@@ -175,7 +175,7 @@ function shown(row) {
 function countShown() {
   const all = Array.from(rows.rows).filter((row) => row.dataset.event === 'yes');
   const visible = all.filter((row) => !row.hidden).length;
-  $('shown').textContent = filter.value.trim() === '' ? '' : 'Showing ' + visible + ' of ' + all.length + ' events.';
+  $('shown').textContent = filter.value.trim() === '' ? '' : visible + ' of ' + all.length + ' event rows shown.';
 }
 
 function addRequest(request) {
