@@ -31,4 +31,6 @@ const stats = await (await fetch(`${url}/stats`)).json();
 console.log('[collector] stats:', JSON.stringify(stats));
 collector.kill('SIGTERM');
 await new Promise((resolve) => collector.on('exit', resolve));
+console.log('\nTo watch events arrive live: `npm run collector` (or `npm run collector -- --port=PORT`), open http://127.0.0.1:8787/');
+console.log("and in another terminal: ODP_DATAFILE_URL_TEMPLATE='http://127.0.0.1:8787/datafiles/{sdkKey}.json' node examples/node/send-events.mjs");
 process.exit(code);
