@@ -9,12 +9,10 @@ const gunzipAsync = promisify(gunzip);
 const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
 export interface Body {
-  /** The body as text, decompressed when it came with `Content-Encoding: gzip`. */
+  /** The body as text, decompressed when it came with `Content-Encoding: gzip`; '' when longer than keepBytes (counted, not kept). */
   text: string;
   /** Bytes on the wire (compressed size for a gzip body). */
   bytes: number;
-  /** True when the body was longer than keepBytes: `text` is then '' (the bytes were counted, not kept). */
-  dropped: boolean;
   /** Set when the body could not be decoded (unknown encoding, broken gzip); `text` is then ''. */
   problem?: { status: 400 | 415; message: string };
 }
@@ -47,9 +45,9 @@ export function readBody(req: IncomingMessage, keepBytes = Number.POSITIVE_INFIN
     let ended = false;
     req.on('end', () => {
       ended = true;
-      if (bytes > keepBytes) return resolve({ text: '', bytes, dropped: true });
+      if (bytes > keepBytes) return resolve({ text: '', bytes });
       const encoding = headerValue(req, 'content-encoding')?.trim().toLowerCase() ?? '';
-      decode(Buffer.concat(chunks), encoding).then((decoded) => resolve({ ...decoded, bytes, dropped: false }));
+      decode(Buffer.concat(chunks), encoding).then((decoded) => resolve({ ...decoded, bytes }));
     });
     req.on('error', () => resolve(undefined));
     req.on('close', () => {

@@ -44,9 +44,34 @@ export interface InspectorState {
   faults: CollectorFaults;
 }
 
+/** A request as kept: the page's view of it is built only when a page is watching. */
+interface Kept {
+  request: Omit<InspectedRequest, 'events'>;
+  events: ReceivedEvent[];
+  attempts: number[];
+}
+
+function view({ request, events, attempts }: Kept): InspectedRequest {
+  return {
+    ...request,
+    events: events.map((event, i) => ({
+      type: event.type,
+      action: event.action,
+      identifiers: event.identifiers,
+      data: userData(event),
+      id: idOf(event),
+      attempt: attempts[i] ?? 1,
+    })),
+  };
+}
+
+function idOf(event: ReceivedEvent): string | null {
+  return typeof event.data.idempotence_id === 'string' ? event.data.idempotence_id : null;
+}
+
 export class Inspector {
   private readonly streams = new Set<ServerResponse>();
-  private readonly recent: InspectedRequest[] = [];
+  private readonly recent: Kept[] = [];
   /** How often each idempotence_id has arrived, in any request and whatever the answer. */
   private sightings = new Map<string, number>();
 
@@ -54,19 +79,17 @@ export class Inspector {
 
   /** Records one POST /v3/events once its answer is decided, and sends it to every open page. */
   request(request: Omit<InspectedRequest, 'time' | 'events'>, events: ReceivedEvent[]): void {
-    const inspected: InspectedRequest = {
-      time: new Date().toISOString(),
-      ...request,
-      events: events.map((event) => {
-        const id = typeof event.data.idempotence_id === 'string' ? event.data.idempotence_id : null;
-        const attempt = id === null ? 1 : (this.sightings.get(id) ?? 0) + 1;
-        if (id !== null) this.sightings.set(id, attempt);
-        return { type: event.type, action: event.action, identifiers: event.identifiers, data: userData(event), id, attempt };
-      }),
-    };
-    this.recent.push(inspected);
+    const attempts = events.map((event) => {
+      const id = idOf(event);
+      if (id === null) return 1;
+      const attempt = (this.sightings.get(id) ?? 0) + 1;
+      this.sightings.set(id, attempt);
+      return attempt;
+    });
+    const kept: Kept = { request: { time: new Date().toISOString(), ...request }, events, attempts };
+    this.recent.push(kept);
     if (this.recent.length > RECENT_REQUESTS) this.recent.shift();
-    if (this.streams.size > 0) this.send('request', { request: inspected, stats: this.state().stats });
+    if (this.streams.size > 0) this.send('request', { request: view(kept), stats: this.state().stats });
   }
 
   faults(faults: CollectorFaults): void {
@@ -86,7 +109,7 @@ export class Inspector {
     this.streams.add(res);
     res.on('close', () => this.streams.delete(res));
     // Reconnect within a second when the collector restarts (the browser's default is slower).
-    res.write(`retry: 1000\n\n${frame('hello', { ...this.state(), requests: this.recent })}`);
+    res.write(`retry: 1000\n\n${frame('hello', { ...this.state(), requests: this.recent.map(view) })}`);
   }
 
   /** Ends every open stream, so no page keeps the collector's close() waiting. */

@@ -110,7 +110,7 @@ export interface Collector {
   setSegments(userId: string, segments: string[] | null): void;
   /** Overrides what GET /datafiles/{sdkKey}.json serves; a string is served raw, even if it is not valid JSON. */
   setDatafile(sdkKey: string, datafile: object | string): void;
-  /** Clears events, batches, graphql requests and counters (not faults, datafiles or segments). */
+  /** Clears events, batches, graphql requests, counters and the inspector's requests (not faults, datafiles or segments). */
   reset(): void;
   /** Resolves once events.length >= n; rejects after timeoutMs (default 5000) or when the collector closes. */
   waitForEvents(n: number, timeoutMs?: number): Promise<void>;
