@@ -203,7 +203,7 @@ function countShown() {
 
 function addRequest(request) {
   const ok = request.status >= 200 && request.status < 300;
-  const answer = (request.status === 0 ? 'no answer' : String(request.status)) + (request.note ? ': ' + request.note : '');
+  const answer = request.status === 0 ? request.note ?? 'no answer' : request.status + (request.note ? ': ' + request.note : '');
   const n = request.events.length;
   const size = n + (n === 1 ? ' event, ' : ' events, ') + request.bytes + ' B' + (request.encoding ? ' ' + request.encoding : '');
   const fragment = document.createDocumentFragment();

@@ -112,6 +112,20 @@ test('the inspector shows SDK events live, switches faults, marks retries, and w
     await page.keyboard.press('Escape'); // clears a search field
     assert.equal(await page.$$eval('#rows tr[data-event]:not([hidden])', (list) => list.length), rowCount);
 
+    // 4. Every fault mode on the page reaches the collector (the state line repeats the collector's answer).
+    for (const [control, faults] of [
+      [page.getByLabel('429 with Retry-After'), '{"status":429,"retryAfter":"2"}'],
+      [page.getByLabel('413', { exact: true }), '{"status":413}'],
+      [page.getByLabel('no answer: drop the connection'), '{"resetRate":1}'],
+      [page.getByLabel('Slow: wait before answering'), '{"resetRate":1,"latencyMs":2000}'],
+    ] as const) {
+      await control.check();
+      await page.getByText(`Faults on: ${faults}`).waitFor();
+    }
+    await page.getByLabel('Slow: wait before answering').uncheck();
+    await page.getByLabel('202 (no fault)').check();
+    await page.getByText('No faults: valid batches are answered 202.').waitFor();
+
     if (process.env.INSPECTOR_SCREENSHOT) await page.screenshot({ path: process.env.INSPECTOR_SCREENSHOT, fullPage: true });
     assert.deepEqual(pageErrors, []);
   } finally {
