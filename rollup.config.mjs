@@ -1,5 +1,5 @@
 // Builds from tsc's output in build/ (scripts/build.mjs runs tsc first):
-// Node ESM + CJS, browser ESM, a UMD bundle (global `odpSdk`), the collector CLI, and bundled types.
+// Node ESM + CJS, browser ESM, a UMD bundle (global `odpSdk`), and bundled types. The collector builds itself (collector/).
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
@@ -45,12 +45,6 @@ const umdTerserOptions = () => ({
   mangle: { properties: { regex: new RegExp(`^(?:${privateMemberNames().join('|')})$`) } },
 });
 
-/** tsc keeps the CLI's shebang; rollup wants it only as a banner. */
-const stripShebang = {
-  name: 'strip-shebang',
-  transform: (code) => (code.startsWith('#!') ? { code: code.replace(/^#!.*/, ''), map: null } : null),
-};
-
 export default [
   // Node ESM: dependencies stay external so apps share them.
   {
@@ -92,13 +86,6 @@ export default [
     input: 'build/segments/segments-addon.js',
     plugins: browserPlugins(),
     output: { file: 'dist/odp-sdk.segments.min.js', format: 'iife', sourcemap: true, plugins: [terser(umdTerserOptions())] },
-  },
-  // The local collector's CLI (`odp-sdk-collector`).
-  {
-    input: 'build/collector/cli.js',
-    external: nodeBuiltins,
-    plugins: [stripShebang],
-    output: { file: 'dist/collector/cli.mjs', format: 'es', banner: '#!/usr/bin/env node' },
   },
   // Types, for `import` and for `require`.
   {

@@ -1,13 +1,13 @@
 // Runs test files with Node's test runner (Node 20's --test takes no globs), one file at a time
 // so that timing-sensitive suites do not compete for this machine's two cores.
-// Usage: node scripts/test.mjs [dir-or-file ...]   (default: test/, without the long suites)
+// Usage: node scripts/test.mjs [dir-or-file ...]   (default: test/ and collector/test/, without the long suites)
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SKIP_DIRS = new Set(['soak']);
 const args = process.argv.slice(2);
-const roots = args.length ? args : ['test'];
+const roots = args.length ? args : ['test', 'collector/test'];
 
 function collect(path, out, explicit) {
   if (statSync(path).isFile()) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { startCollector, type Collector } from '../src/collector/collector';
+import { startCollector, type Collector } from '../collector/src/collector';
 import { createInstance, OdpClient } from '../src/index';
 import { nodePlatform } from '../src/platform/node/node-platform';
 import { API_KEY, assertBalanced, fixtureDatafile, sleep, until } from './support/helpers';

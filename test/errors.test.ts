@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { startCollector, type Collector } from '../src/collector/collector';
+import { startCollector, type Collector } from '../collector/src/collector';
 import { createInstance, OdpError } from '../src/index';
 import { API_KEY, assertBalanced, captureLogger, fixtureDatafile, until } from './support/helpers';
 

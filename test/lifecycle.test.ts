@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { startCollector, type Collector } from '../src/collector/collector';
+import { startCollector, type Collector } from '../collector/src/collector';
 import { createInstance, type OdpStats } from '../src/index';
 import { API_KEY, assertBalanced, captureLogger, fixtureDatafile, ROOT } from './support/helpers';
 

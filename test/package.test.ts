@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startCollector, type Collector } from '../src/collector/collector';
+import { startCollector, type Collector } from '../collector/src/collector';
 import { API_KEY, ROOT } from './support/helpers';
 
 // The built package as users get it (npm test builds dist/ first), from a consumer folder

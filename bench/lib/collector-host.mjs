@@ -1,6 +1,6 @@
 // The project's collector in its own process (run with `node --import tsx`), steered over IPC:
 // it tells the parent the moment it holds every expected event, so nobody has to poll it.
-import { startCollector } from '../../src/collector/collector.ts';
+import { startCollector } from '../../collector/src/collector.ts';
 import { wallNow } from './workload.mjs';
 
 const collector = await startCollector({ port: 0 });

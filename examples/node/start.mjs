@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const collector = spawn(process.execPath, ['dist/collector/cli.mjs', '--port', process.env.ODP_COLLECTOR_PORT ?? '0', '--segments', 'examples/node/segments.json'], {
+const collector = spawn(process.execPath, ['collector/dist/cli.js', '--port', process.env.ODP_COLLECTOR_PORT ?? '0', '--segments', 'examples/node/segments.json'], {
   cwd: root,
   stdio: ['ignore', 'pipe', 'inherit'],
 });
@@ -31,4 +31,6 @@ const stats = await (await fetch(`${url}/stats`)).json();
 console.log('[collector] stats:', JSON.stringify(stats));
 collector.kill('SIGTERM');
 await new Promise((resolve) => collector.on('exit', resolve));
+console.log('\nTo watch events arrive live: `npm run collector` (or `npm run collector -- --port=PORT`), open http://127.0.0.1:8787/');
+console.log("and in another terminal: ODP_DATAFILE_URL_TEMPLATE='http://127.0.0.1:8787/datafiles/{sdkKey}.json' node examples/node/send-events.mjs");
 process.exit(code);

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser, type LaunchOptions, type Page } from 'playwright-core';
-import { startCollector, type Collector } from '../../src/collector/collector';
+import { startCollector, type Collector } from '../../collector/src/collector';
 import { ROOT } from '../support/helpers';
 
 const TYPES: Record<string, string> = {

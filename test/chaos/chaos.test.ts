@@ -24,7 +24,7 @@ import {
   sleep,
   summaryLine,
 } from '../support/chaos';
-import type { CollectorFaults } from '../../src/collector/collector';
+import type { CollectorFaults } from '../../collector/src/collector';
 
 const EVENTS = envInt('CHAOS_EVENTS', 10_000);
 const OUTAGE_MS = envInt('CHAOS_OUTAGE_MS', 3_000);

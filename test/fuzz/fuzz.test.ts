@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { startCollector, type Collector } from '../../src/collector/collector';
+import { startCollector, type Collector } from '../../collector/src/collector';
 import { createInstance, OdpError, type OdpClient } from '../../src/index';
 import { API_KEY, captureLogger, fixtureDatafile, until } from '../support/helpers';
 import { envInt } from '../support/chaos';

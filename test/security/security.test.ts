@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { startCollector, type Collector, type CollectorFaults } from '../../src/collector/collector';
+import { startCollector, type Collector, type CollectorFaults } from '../../collector/src/collector';
 import { createInstance, OdpError, SDK_NAME, SDK_VERSION, type OdpClient } from '../../src/index';
 import type { OdpClientConfig } from '../../src/types';
 import { API_KEY, captureLogger, fixtureDatafile, ROOT, until, type CapturedLogger } from '../support/helpers';

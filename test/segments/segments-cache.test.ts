@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startCollector } from '../../src/collector/collector';
+import { startCollector } from '../../collector/src/collector';
 import { createInstance } from '../../src/index';
 import { API_KEY, captureLogger, fixtureDatafile, sleep, until } from '../support/helpers';
 import { withRig } from './setup';

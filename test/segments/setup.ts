@@ -1,4 +1,4 @@
-import { startCollector, type Collector, type CollectorOptions } from '../../src/collector/collector';
+import { startCollector, type Collector, type CollectorOptions } from '../../collector/src/collector';
 import { createInstance, type OdpClient } from '../../src/index';
 import type { OdpClientConfig } from '../../src/types';
 import { captureLogger, fixtureDatafile, type CapturedLogger } from '../support/helpers';

@@ -4,7 +4,7 @@
 // that the held count never exceeds queueSize. Rate: SOAK_RATE events per second (default 200).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CollectorFaults } from '../../src/collector/collector';
+import type { CollectorFaults } from '../../collector/src/collector';
 import {
   captureLogger,
   chaosClient,

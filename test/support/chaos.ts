@@ -2,7 +2,7 @@
 // the real collector, samplers for held events and RSS, and the accounting every scenario must pass.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { startCollector, type Collector, type CollectorFaults, type ReceivedEvent } from '../../src/collector/collector';
+import { startCollector, type Collector, type CollectorFaults, type ReceivedEvent } from '../../collector/src/collector';
 import { createInstance, type OdpClient } from '../../src/index';
 import type { DropReason, OdpClientConfig, OdpClientEvents, OdpStats } from '../../src/types';
 import { captureLogger, fixtureDatafile, type CapturedLogger } from './helpers';

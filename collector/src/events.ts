@@ -1,10 +1,7 @@
-import type { ReceivedEvent } from './types';
+import { isRecord } from './types.js';
+import type { ReceivedEvent } from './types.js';
 
 export type BatchResult = { ok: true; events: ReceivedEvent[] } | { ok: false; message: string };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Checks one event's shape; returns an error message or undefined. */
 function checkEvent(value: unknown): string | undefined {
@@ -38,16 +35,20 @@ export function parseBatch(text: string): BatchResult {
   return { ok: true, events };
 }
 
-/** Data keys every SDK event carries; left out of log lines to keep them readable. */
+/** Data keys every SDK event carries; left out of log lines and the inspector's data column to keep them readable. */
 const DEFAULT_DATA_KEYS = new Set(['idempotence_id', 'data_source_type', 'data_source', 'data_source_version']);
+
+/** The event's data without the keys every SDK event carries: what the app itself sent. */
+export function userData(event: ReceivedEvent): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(event.data).filter(([key]) => !DEFAULT_DATA_KEYS.has(key)));
+}
 
 /** One readable line, e.g. `event fullstack/purchased  fs_user_id=user123  {item: "shirt", price: 50}`. */
 export function formatEvent(event: ReceivedEvent): string {
   const ids = Object.entries(event.identifiers)
     .map(([key, value]) => `${key}=${value}`)
     .join(' ');
-  const data = Object.entries(event.data)
-    .filter(([key]) => !DEFAULT_DATA_KEYS.has(key))
+  const data = Object.entries(userData(event))
     .map(([key, value]) => `${key}: ${JSON.stringify(value) ?? String(value)}`)
     .join(', ');
   return `event ${event.type}/${event.action}  ${ids}  {${data}}`;

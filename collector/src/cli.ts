@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startCollector } from './collector';
-import type { Collector, CollectorFaults } from './collector';
+import { startCollector } from './collector.js';
+import type { Collector, CollectorFaults } from './collector.js';
+import { isRecord } from './types.js';
 
 const USAGE = `Usage: odp-sdk-collector [options]
 
 A local ODP-compatible collector: POST /v3/events, POST /v3/graphql, GET /datafiles/{sdkKey}.json,
-GET /stats, GET /events, POST /control/faults, POST /control/reset.
+GET /stats, GET /events, POST /control/faults, POST /control/reset; its live inspector page is GET /.
 
 Options:
   --port N             port to listen on (default 8787; 0 picks a free one)
@@ -40,11 +41,7 @@ function readSegments(file: string | undefined): Record<string, string[]> | unde
   } catch (error) {
     throw new UsageError(`--segments ${file}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const valid =
-    typeof parsed === 'object' &&
-    parsed !== null &&
-    !Array.isArray(parsed) &&
-    Object.values(parsed).every((list) => Array.isArray(list) && list.every((name) => typeof name === 'string'));
+  const valid = isRecord(parsed) && Object.values(parsed).every((list) => Array.isArray(list) && list.every((name) => typeof name === 'string'));
   if (!valid) throw new UsageError(`--segments ${file}: expected {"userId": ["segment", ...]}`);
   return parsed as Record<string, string[]>; // shape checked just above
 }
@@ -99,6 +96,7 @@ async function main(): Promise<void> {
       : error;
   }
   console.log(`odp collector listening on ${collector.url}`);
+  console.log(`odp collector inspector: open ${collector.url}/ in a browser (Ctrl-C stops the collector)`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

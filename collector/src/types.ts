@@ -1,3 +1,8 @@
+/** A JSON object (not null, not an array): the one shape guard every parser in the collector shares. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Fault injection for `POST /v3/events`. Applied in this order: hang, resetRate, latencyMs, status, failRate, maxBodyBytes. */
 export interface CollectorFaults {
   /** 0..1 share of POST /v3/events requests answered with `failStatus` (default 0). */
@@ -14,7 +19,7 @@ export interface CollectorFaults {
   resetRate?: number;
   /** Accept the request but never answer (until the client gives up or the collector closes). */
   hang?: boolean;
-  /** If set, bodies larger than this many bytes get 413. */
+  /** If set, bodies larger than this many bytes on the wire (compressed size for gzip) get 413. */
   maxBodyBytes?: number;
 }
 
@@ -54,8 +59,10 @@ export interface ReceivedEvent {
 
 export interface ReceivedBatch {
   headers: Record<string, string | string[] | undefined>;
-  /** Raw body text ('' once more than 50,000 batches are held, or when the body exceeded maxBodyBytes). */
+  /** Body text, decompressed if it came gzipped ('' once more than 50,000 batches are held, or when the body exceeded maxBodyBytes). */
   body: string;
+  /** Body size on the wire (the compressed size for a gzip body). */
+  bytes: number;
   /** Status answered; 0 when no answer was given (hang or reset fault). */
   status: number;
 }
@@ -65,12 +72,16 @@ export interface CollectorStats {
   requests: number;
   /** Requests answered 2xx. */
   accepted: number;
+  /** Requests answered otherwise, or not at all (hang and reset faults); requests - accepted - rejected are still being answered. */
+  rejected: number;
   /** Events in 2xx-answered requests (counting duplicates). */
   events: number;
   /** Distinct data.idempotence_id among those (an event without one counts as distinct). */
   distinctIds: number;
   /** events - distinctIds. */
   duplicates: number;
+  /** Bytes of POST /v3/events bodies received (any outcome), as on the wire: the compressed size for gzip. */
+  bytes: number;
   /** OPTIONS requests answered. */
   preflights: number;
   /** Peak number of simultaneously open TCP connections. */
@@ -99,7 +110,7 @@ export interface Collector {
   setSegments(userId: string, segments: string[] | null): void;
   /** Overrides what GET /datafiles/{sdkKey}.json serves; a string is served raw, even if it is not valid JSON. */
   setDatafile(sdkKey: string, datafile: object | string): void;
-  /** Clears events, batches, graphql requests and counters (not faults, datafiles or segments). */
+  /** Clears events, batches, graphql requests, counters and the inspector's requests (not faults, datafiles or segments). */
   reset(): void;
   /** Resolves once events.length >= n; rejects after timeoutMs (default 5000) or when the collector closes. */
   waitForEvents(n: number, timeoutMs?: number): Promise<void>;

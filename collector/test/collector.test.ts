@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
-import { startCollector } from '../src/collector/collector';
-import type { Collector, CollectorOptions } from '../src/collector/collector';
+import { gzipSync } from 'node:zlib';
+import { startCollector } from '../src/collector.js';
+import type { Collector, CollectorOptions } from '../src/collector.js';
 
 const API_KEY = 'W4WzcEs-ABgXorzY7h1LCQ';
 const ROOT = new URL('..', import.meta.url);
@@ -28,16 +30,18 @@ async function withCollector(options: CollectorOptions, fn: (c: Collector) => Pr
 }
 
 /** POSTs a batch with a client-side timeout (a plain setTimeout abort, cleared on completion). */
-async function post(c: Collector, body: unknown, init: { key?: string | null; type?: string; path?: string; timeoutMs?: number } = {}) {
+async function post(c: Collector, body: unknown, init: { key?: string | null; type?: string; path?: string; timeoutMs?: number; encoding?: string } = {}) {
   const headers: Record<string, string> = { 'content-type': init.type ?? 'application/json' };
   if (init.key !== null) headers['x-api-key'] = init.key ?? API_KEY;
+  if (init.encoding !== undefined) headers['content-encoding'] = init.encoding;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), init.timeoutMs ?? 5000);
   try {
     return await fetch(c.url + (init.path ?? '/v3/events'), {
       method: 'POST',
       headers,
-      body: typeof body === 'string' ? body : JSON.stringify(body),
+      // A Buffer is copied into a plain Uint8Array, which is what fetch's types accept.
+      body: typeof body === 'string' ? body : body instanceof Uint8Array ? new Uint8Array(body) : JSON.stringify(body),
       signal: controller.signal,
     });
   } finally {
@@ -237,6 +241,35 @@ test('fault: maxBodyBytes answers 413 to larger bodies', async () => {
   });
 });
 
+test('a gzip body is decompressed and counted by its wire size; broken gzip gets 400, other encodings 415', async () => {
+  await withCollector({}, async (c) => {
+    const batch = Array.from({ length: 20 }, (_, i) => event(`gz-${i}`, { item: 'shirt', price: i }));
+    const json = JSON.stringify(batch);
+    const gz = gzipSync(json);
+    assert.ok(gz.length < Buffer.byteLength(json) / 2, 'the test body compresses');
+
+    assert.equal((await post(c, gz, { encoding: 'gzip' })).status, 202);
+    assert.deepEqual(c.events, batch);
+    assert.equal(c.batches[0]?.body, json, 'batches hold the decompressed text');
+    assert.equal(c.batches[0]?.bytes, gz.length);
+    assert.equal(c.stats().bytes, gz.length);
+
+    const broken = await post(c, Buffer.from('not gzip at all'), { encoding: 'gzip' });
+    assert.equal(broken.status, 400);
+    assert.match(((await broken.json()) as { message: string }).message, /gzip/);
+    const brotli = await post(c, gz, { encoding: 'br' });
+    assert.equal(brotli.status, 415);
+    assert.match(((await brotli.json()) as { message: string }).message, /content-encoding "br"/);
+    assert.equal(c.events.length, 20, 'refused bodies add no events');
+    assert.equal(c.stats().bytes, gz.length * 2 + Buffer.byteLength('not gzip at all'));
+
+    // maxBodyBytes limits what travels: the gzip body fits, the same batch uncompressed does not.
+    c.setFaults({ maxBodyBytes: gz.length });
+    assert.equal((await post(c, gz, { encoding: 'gzip' })).status, 202);
+    assert.equal((await post(c, json)).status, 413);
+  });
+});
+
 test('fault: hang never answers until the client gives up', async () => {
   await withCollector({ faults: { hang: true } }, async (c) => {
     await assert.rejects(post(c, [event('a')], { timeoutMs: 200 }), { name: 'AbortError' });
@@ -345,6 +378,118 @@ test('close() destroys open sockets and frees the port', async () => {
   await c.close(); // closing twice is fine
 });
 
+interface StreamMessage {
+  event: string;
+  data: any; // JSON that each test picks apart
+}
+
+/** Opens the inspector's event stream; next() resolves with one message, or null once the stream has ended. */
+async function openStream(c: Collector) {
+  const controller = new AbortController();
+  const res = await fetch(`${c.url}/inspector/stream`, { signal: controller.signal });
+  assert.ok(res.body);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  const next = async (): Promise<StreamMessage | null> => {
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event !== undefined && data !== undefined) return { event, data: JSON.parse(data) };
+        continue; // the `retry:` preamble
+      }
+      const chunk = await reader.read();
+      if (chunk.done) return null;
+      buffer += chunk.value;
+    }
+  };
+  return { res, next, abort: () => controller.abort() };
+}
+
+test('the inspector page is served with a CSP that allows only its own script and style', async () => {
+  await withCollector({}, async (c) => {
+    const res = await fetch(`${c.url}/`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8');
+    const html = await res.text();
+    const csp = res.headers.get('content-security-policy') ?? '';
+    const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+    const script = /<script>([\s\S]*)<\/script>/.exec(html)?.[1] ?? '';
+    const style = /<style>([\s\S]*)<\/style>/.exec(html)?.[1] ?? '';
+    assert.match(csp, new RegExp(`script-src ${hash(script).replace(/[+/]/g, '\\$&')}`));
+    assert.match(csp, new RegExp(`style-src ${hash(style).replace(/[+/]/g, '\\$&')}`));
+    assert.match(html, /<label for="filter">Filter events<\/label>/);
+  });
+});
+
+test('the inspector stream replays recent requests, then sends each request, fault change and reset; retries are counted by id', { timeout: 15_000 }, async () => {
+  await withCollector({ faults: { status: 500 } }, async (c) => {
+    const batch = [event('a', { item: 'hat' }), event('b')];
+    assert.equal((await post(c, batch)).status, 500);
+    c.setFaults({});
+    const gz = gzipSync(JSON.stringify(batch));
+    assert.equal((await post(c, gz, { encoding: 'gzip' })).status, 202);
+
+    const stream = await openStream(c);
+    try {
+      assert.equal(stream.res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+      const hello = await stream.next();
+      assert.equal(hello?.event, 'hello');
+      assert.deepEqual(hello.data.faults, {});
+      const [refused, retried] = hello.data.requests;
+      assert.equal(hello.data.requests.length, 2);
+      assert.equal(refused.status, 500);
+      assert.equal(refused.note, 'status fault');
+      assert.deepEqual(
+        refused.events.map((e: { action: string; id: string; attempt: number }) => [e.action, e.id, e.attempt]),
+        [['purchased', 'a', 1], ['purchased', 'b', 1]],
+      );
+      assert.deepEqual(refused.events[0].identifiers, { fs_user_id: 'user123', email: 'jane@example.com' });
+      assert.deepEqual(refused.events[0].data, { item: 'hat' }, "the SDK's own keys are left out of data");
+      assert.equal(retried.status, 202);
+      assert.equal(retried.encoding, 'gzip');
+      assert.equal(retried.bytes, gz.length);
+      assert.deepEqual(retried.events.map((e: { attempt: number }) => e.attempt), [2, 2]);
+      const { events, rejected, duplicates, bytes } = hello.data.stats;
+      assert.deepEqual({ events, rejected, duplicates, bytes }, { events: 2, rejected: 1, duplicates: 0, bytes: refused.bytes + gz.length });
+
+      assert.equal((await post(c, [event('a')])).status, 202); // accepted twice now: a duplicate
+      const live = await stream.next();
+      assert.equal(live?.event, 'request');
+      assert.equal(live.data.request.events[0].attempt, 3);
+      assert.equal(live.data.stats.duplicates, 1);
+      assert.equal(live.data.stats.events, 3);
+
+      c.setFaults({ status: 429, retryAfter: '2' });
+      assert.deepEqual(await stream.next(), { event: 'faults', data: { status: 429, retryAfter: '2' } });
+      assert.equal((await fetch(`${c.url}/control/reset`, { method: 'POST' })).status, 200);
+      const reset = await stream.next();
+      assert.equal(reset?.event, 'reset');
+      assert.equal(reset.data.stats.events, 0);
+      assert.equal((await post(c, [event('a')])).status, 429);
+      const after = await stream.next();
+      assert.equal(after?.data.request.events[0].attempt, 1, 'a reset forgets the ids seen');
+      assert.equal(after?.data.stats.rejected, 1);
+    } finally {
+      stream.abort();
+    }
+  });
+});
+
+test('close() ends open inspector streams and finishes at once', { timeout: 10_000 }, async () => {
+  const c = await startCollector();
+  const streams = await Promise.all([openStream(c), openStream(c)]);
+  for (const stream of streams) assert.equal((await stream.next())?.event, 'hello');
+  const started = Date.now();
+  await c.close();
+  assert.ok(Date.now() - started < 1000, `close() took ${Date.now() - started} ms`);
+  for (const stream of streams) assert.equal(await stream.next(), null, 'the stream ended');
+  assert.equal(c.stats().openConnections, 0);
+});
+
 /** Runs node with tsx; resolves with exit code and output, killing the child if it outlives timeoutMs. */
 function runNode(args: string[], timeoutMs: number, onStdout?: (text: string, kill: () => void) => void) {
   return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
@@ -364,31 +509,33 @@ function runNode(args: string[], timeoutMs: number, onStdout?: (text: string, ki
   });
 }
 
-test('after close() nothing keeps Node alive (hung and delayed requests included)', async () => {
+test('after close() nothing keeps Node alive (hung and delayed requests and an inspector stream included)', async () => {
   const script = `
-    import { startCollector } from './src/collector/collector.ts';
+    import { startCollector } from './src/collector.ts';
     const c = await startCollector({ faults: { hang: true } });
     const send = () => fetch(c.url + '/v3/events', { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'W4WzcEs-ABgXorzY7h1LCQ' }, body: '[]' }).then(() => 'answered', () => 'failed');
+    const stream = await fetch(c.url + '/inspector/stream');
+    const watched = stream.body.pipeTo(new WritableStream()).then(() => 'ended', () => 'cut');
     const hung = send();
     while (c.stats().requests < 1) await new Promise((r) => setTimeout(r, 10));
     c.setFaults({ latencyMs: 60000 });
     const delayed = send();
     while (c.stats().requests < 2) await new Promise((r) => setTimeout(r, 10));
     await c.close();
-    console.log(await hung, await delayed);
+    console.log(await hung, await delayed, await watched);
   `;
   const started = Date.now();
   const result = await runNode(['--input-type=module', '-e', script], 15_000);
   assert.equal(result.signal, null, `the process had to be killed: ${result.stderr}`);
   assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stdout.trim(), 'failed failed');
+  assert.equal(result.stdout.trim(), 'failed failed ended');
   assert.ok(Date.now() - started < 10_000);
 });
 
 test('the CLI prints its listening line and exits cleanly on SIGTERM', async () => {
   let url = '';
   let statsOk = false;
-  const result = await runNode(['src/collector/cli.ts', '--port', '0', '--quiet', '--status', '503'], 15_000, (stdout, kill) => {
+  const result = await runNode(['src/cli.ts', '--port', '0', '--quiet', '--status', '503'], 15_000, (stdout, kill) => {
     const match = /odp collector listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
     if (match?.[1] === undefined || url !== '') return;
     url = match[1];
@@ -407,7 +554,7 @@ test('the CLI prints its listening line and exits cleanly on SIGTERM', async () 
 });
 
 test('the CLI rejects bad flags with its usage', async () => {
-  const result = await runNode(['src/collector/cli.ts', '--fail-rate', 'lots'], 15_000);
+  const result = await runNode(['src/cli.ts', '--fail-rate', 'lots'], 15_000);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--fail-rate needs a number/);
   assert.match(result.stderr, /Usage: odp-sdk-collector/);

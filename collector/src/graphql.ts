@@ -1,10 +1,8 @@
+import { isRecord } from './types.js';
+
 export interface GraphqlAnswer {
   status: number;
   body: unknown;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function badRequest(message: string): GraphqlAnswer {

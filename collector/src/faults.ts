@@ -1,8 +1,5 @@
-import type { CollectorFaults, GraphqlFaults } from './types';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isRecord } from './types.js';
+import type { CollectorFaults, GraphqlFaults } from './types.js';
 
 function checkNumber(key: string, value: unknown, min: number, max: number, integer: boolean): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {

@@ -1,14 +1,16 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { DatafileStore, notModified } from './datafile';
-import { formatEvent, parseBatch } from './events';
-import { chance, isSuccess, parseFaults, parseGraphqlFaults } from './faults';
-import { answerSegmentsQuery } from './graphql';
-import { corsHeaders, headerValue, readBody, sendJson, statusBody } from './http';
-import type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types';
+import { DatafileStore, notModified } from './datafile.js';
+import { formatEvent, parseBatch } from './events.js';
+import { chance, isSuccess, parseFaults, parseGraphqlFaults } from './faults.js';
+import { answerSegmentsQuery } from './graphql.js';
+import { Inspector, servePage } from './inspector.js';
+import { corsHeaders, headerValue, readBody, sendJson, statusBody } from './http.js';
+import type { Body } from './http.js';
+import type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types.js';
 
-export type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types';
+export type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types.js';
 
 export const DEFAULT_API_KEY = 'W4WzcEs-ABgXorzY7h1LCQ';
 /** Beyond this many batches, new entries in `batches` keep headers and status but not the body. */
@@ -21,13 +23,21 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/** The events of a body whatever its answer, for the inspector: none when it is not a valid batch. */
+function eventsIn(text: string): ReceivedEvent[] {
+  const batch = parseBatch(text);
+  return batch.ok ? batch.events : [];
+}
+
 function emptyStats(openConnections: number): CollectorStats {
   return {
     requests: 0,
     accepted: 0,
+    rejected: 0,
     events: 0,
     distinctIds: 0,
     duplicates: 0,
+    bytes: 0,
     preflights: 0,
     maxOpenConnections: openConnections,
     openConnections,
@@ -54,6 +64,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   let counters = emptyStats(0);
   let closing: Promise<void> | undefined;
   let datafiles: DatafileStore | undefined; // created once the port (and so the url) is known
+  const inspector = new Inspector(() => ({ stats: collector.stats(), faults }));
 
   /** Waits ms; resolves false instead if the collector closes first (so no timer outlives it). */
   function sleep(ms: number): Promise<boolean> {
@@ -80,9 +91,12 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     }
   }
 
-  function record(req: IncomingMessage, body: string, status: number): void {
+  /** Keeps one POST /v3/events in `batches` and shows it in the inspector, with the events it carried (parsed here if refused). */
+  function record(req: IncomingMessage, body: Body, status: number, note?: string, events = eventsIn(body.text)): void {
     const keep = batches.length < MAX_BATCH_BODIES;
-    batches.push({ headers: keep ? { ...req.headers } : {}, body: keep ? body : '', status });
+    batches.push({ headers: keep ? { ...req.headers } : {}, body: keep ? body.text : '', bytes: body.bytes, status });
+    if (!isSuccess(status)) counters.rejected++;
+    inspector.request({ status, note, bytes: body.bytes, encoding: headerValue(req, 'content-encoding') }, events);
   }
 
   function accept(received: ReceivedEvent[]): void {
@@ -106,21 +120,22 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     const f: CollectorFaults = { ...faults }; // one request sees one fault setting
     const body = await readBody(req, f.maxBodyBytes);
     if (body === undefined) return;
+    counters.bytes += body.bytes;
 
     const refuse = (status: number, message: string): void => {
-      record(req, body.text, status);
+      record(req, body, status, message);
       const headers: OutgoingHttpHeaders = f.retryAfter !== undefined ? { 'retry-after': f.retryAfter } : {};
       log(`POST /v3/events -> ${status} ${message}`);
       sendJson(req, res, status, statusBody(status, message), headers);
     };
 
     if (f.hang) {
-      record(req, body.text, 0);
+      record(req, body, 0, 'no answer (hang fault)');
       log('POST /v3/events -> no answer (hang fault)');
       return;
     }
     if (chance(f.resetRate)) {
-      record(req, body.text, 0);
+      record(req, body, 0, 'connection dropped (reset fault)');
       log('POST /v3/events -> connection reset (reset fault)');
       req.socket.destroy();
       return;
@@ -134,12 +149,13 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     if (headerValue(req, 'x-api-key') !== apiKey) return refuse(401, 'missing or wrong x-api-key');
     const mediaType = headerValue(req, 'content-type')?.split(';')[0]?.trim().toLowerCase();
     if (mediaType !== 'application/json') return refuse(415, 'content-type must be application/json');
+    if (body.problem !== undefined) return refuse(body.problem.status, body.problem.message);
     const batch = parseBatch(body.text);
     if (!batch.ok) return refuse(400, batch.message);
 
     const status = f.status ?? 202;
-    record(req, body.text, status);
     accept(batch.events);
+    record(req, body, status, undefined, batch.events); // after accept, so the inspector's counters include these events
     sendJson(req, res, status, statusBody(status));
   }
 
@@ -182,7 +198,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     const f: GraphqlFaults = { ...graphqlFaults }; // one request sees one fault setting
     const body = await readBody(req);
     if (body === undefined) return;
-    const seen: ReceivedBatch = { headers: { ...req.headers }, body: body.text, status: 0 };
+    const seen: ReceivedBatch = { headers: { ...req.headers }, body: body.text, bytes: body.bytes, status: 0 };
     if (graphql.length < MAX_BATCH_BODIES) graphql.push(seen);
     if (f.hang) {
       log('POST /v3/graphql -> no answer (hang fault)');
@@ -235,6 +251,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     if (method === 'GET' && datafileKey !== undefined && datafiles !== undefined) {
       return handleDatafile(req, res, datafiles, decodeURIComponent(datafileKey));
     }
+    if (method === 'GET' && path === '/') return servePage(res);
+    if (method === 'GET' && path === '/inspector/stream') return inspector.stream(res);
     if (method === 'GET' && path === '/stats') return sendJson(req, res, 200, collector.stats());
     if (method === 'GET' && path === '/events') return sendJson(req, res, 200, events);
     if (method === 'POST' && path === '/control/faults') return handleSetFaults(req, res);
@@ -283,6 +301,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     stats: () => ({ ...counters, duplicates: counters.events - counters.distinctIds, openConnections: sockets.size }),
     setFaults: (next) => {
       faults = parseFaults(next);
+      inspector.faults(faults);
     },
     setGraphqlFaults: (next) => {
       graphqlFaults = parseGraphqlFaults(next);
@@ -298,6 +317,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       graphql.length = 0;
       ids = new Set();
       counters = emptyStats(sockets.size);
+      inspector.reset();
     },
     waitForEvents: (n, timeoutMs = 5000) =>
       new Promise<void>((resolve, reject) => {
@@ -328,6 +348,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
           waiter.reject(new Error(`waitForEvents(${waiter.n}): the collector closed with ${events.length} event(s)`));
         }
         waiters.clear();
+        inspector.close();
         // Resolve once the server AND every socket have emitted 'close', so stats() shows 0 open connections.
         const closed = [new Promise<void>((done) => server.close(() => done()))];
         for (const socket of sockets) {
