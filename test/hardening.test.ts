@@ -117,7 +117,7 @@ describe('Retry-After and timers', () => {
 
   test('closeTimeoutMs: 3e9 (past what timers hold) waits for delivery instead of dropping at once (real Node timers)', async () => {
     const { createInstance } = await import('../src/index');
-    const { startCollector } = await import('../src/collector/collector');
+    const { startCollector } = await import('../collector/src/collector');
     const collector = await startCollector({ apiKey: KEY, faults: { latencyMs: 100 } });
     try {
       const logger = captureLogger();

@@ -1,7 +1,7 @@
 // beforeSend and opt-out with a real collector: what reaches the wire, what does not, and the counts.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { startCollector, type Collector } from '../src/collector/collector';
+import { startCollector, type Collector } from '../collector/src/collector';
 import { createInstance, type OdpClientEvents, type OdpEvent } from '../src/index';
 import { API_KEY, captureLogger, fixtureDatafile } from './support/helpers';
 

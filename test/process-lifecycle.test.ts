@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, beforeEach, test } from 'node:test';
-import { startCollector, type Collector } from '../src/collector/collector';
+import { startCollector, type Collector } from '../collector/src/collector';
 import { API_KEY, ROOT } from './support/helpers';
 
 let collector: Collector;
