@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { startCollector, type Collector } from '../src/collector/collector';
 import { parseDatafile } from '../src/datafile/parse-datafile';
 import { createInstance, type OdpClientEvents } from '../src/index';
-import { API_KEY, assertBalanced, captureLogger, fixtureDatafile, readSharedFixture, sleep, until } from './support/helpers';
+import { API_KEY, assertBalanced, captureLogger, fixtureDatafile, readFixture, sleep, until } from './support/helpers';
 
 let a: Collector;
 let b: Collector;
@@ -38,11 +38,11 @@ describe('datafile', () => {
   });
 
   test('the real datafiles parse, ODP settings read, the rest ignored', () => {
-    const odp = parseDatafile(readSharedFixture('real/optimizely-go-sdk-odp-datafile.json'), false);
+    const odp = parseDatafile(readFixture('real/optimizely-go-sdk-odp-datafile.json'), false);
     assert.ok(!(odp instanceof Error));
     assert.equal(odp.odp?.host, 'https://api.zaius.com');
     assert.ok(odp.odp?.publicKey);
-    const decide = parseDatafile(readSharedFixture('real/optimizely-go-sdk-decide-datafile.json'), false);
+    const decide = parseDatafile(readFixture('real/optimizely-go-sdk-decide-datafile.json'), false);
     assert.ok(!(decide instanceof Error));
     assert.ok(decide.odp?.publicKey && decide.odp.publicKey !== odp.odp?.publicKey);
   });

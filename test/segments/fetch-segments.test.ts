@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { API_KEY, readSharedFixture } from '../support/helpers';
+import { API_KEY, readFixture } from '../support/helpers';
 import { graphqlBody, withRig } from './setup';
 
 const FIXTURE_SEGMENTS = ['has_email', 'cart_abandoner'];
@@ -167,7 +167,7 @@ test('a network error (nothing listens) is a failure too', async () => {
 });
 
 test('no ODP segments in the datafile: [] without a request', async () => {
-  const datafile = JSON.parse(readSharedFixture('real/optimizely-go-sdk-decide-datafile.json')) as Record<string, unknown>;
+  const datafile = JSON.parse(readFixture('real/optimizely-go-sdk-decide-datafile.json')) as Record<string, unknown>;
   await withRig({}, async ({ collector }) => {
     datafile.integrations = [{ key: 'odp', host: collector.url, publicKey: API_KEY }];
     await withRig({ client: { datafile } }, async ({ client }) => {
@@ -180,7 +180,7 @@ test('no ODP segments in the datafile: [] without a request', async () => {
 });
 
 test('the real ODP datafile: its three segments are asked about', async () => {
-  const datafile = JSON.parse(readSharedFixture('real/optimizely-go-sdk-odp-datafile.json')) as Record<string, unknown>;
+  const datafile = JSON.parse(readFixture('real/optimizely-go-sdk-odp-datafile.json')) as Record<string, unknown>;
   await withRig({ collector: { segments: { user123: ['odp-segment-2'] } } }, async ({ collector }) => {
     datafile.integrations = [{ key: 'odp', host: collector.url, publicKey: API_KEY }];
     await withRig({ client: { datafile } }, async ({ client }) => {

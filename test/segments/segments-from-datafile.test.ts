@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import { LruCache } from '../../src/segments/lru-cache';
 import { segmentsFromDatafile } from '../../src/segments/segments-from-datafile';
 import { parseAnswer } from '../../src/segments/segments-fetcher';
-import { readSharedFixture } from '../support/helpers';
+import { readFixture } from '../support/helpers';
 
 const odp = (value: unknown) => ({ type: 'third_party_dimension', name: 'odp.audiences', match: 'qualified', value });
-const read = (name: string) => JSON.parse(readSharedFixture(name)) as Record<string, unknown>;
+const read = (name: string) => JSON.parse(readFixture(name)) as Record<string, unknown>;
 
 test('the real datafiles: the ODP one uses odp-segment-1..3, the decide one none', () => {
   assert.deepEqual(segmentsFromDatafile(read('real/optimizely-go-sdk-odp-datafile.json')), ['odp-segment-1', 'odp-segment-2', 'odp-segment-3']);
