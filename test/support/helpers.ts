@@ -50,12 +50,4 @@ export async function until(predicate: () => boolean, timeoutMs = 5000, what = '
   }
 }
 
-/** Asserts the accounting invariant every client must keep. */
-export function assertBalanced(stats: { accepted: number; delivered: number; dropped: number; queued: number; inFlight: number }): void {
-  const sum = stats.delivered + stats.dropped + stats.queued + stats.inFlight;
-  if (stats.accepted !== sum) {
-    throw new Error(`accepted ${stats.accepted} != delivered ${stats.delivered} + dropped ${stats.dropped} + queued ${stats.queued} + inFlight ${stats.inFlight}`);
-  }
-}
-
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
