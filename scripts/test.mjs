@@ -116,11 +116,11 @@ console.log('\nper file:');
 for (const r of results) {
   const status = r.hung ? 'HUNG (killed)' : r.code === 0 ? 'ok' : 'FAILED';
   const c = r.counts;
-  console.log(`  ${status.padEnd(13)} ${r.file.padEnd(46)} ${String(c.tests ?? '?').padStart(4)} tests ${String(c.skipped ?? 0).padStart(3)} skipped ${r.seconds.toFixed(1).padStart(7)} s`);
+  console.log(`  ${status.padEnd(13)} ${r.file.padEnd(46)} ${String(c.tests ?? '?').padStart(4)} tests ${String(r.skipped.length).padStart(3)} skipped ${r.seconds.toFixed(1).padStart(7)} s`);
 }
 console.log(
   `\n${files.length} files, ${total('tests')} tests: ${total('pass')} passed, ${total('fail')} failed, ` +
-    `${total('cancelled')} cancelled, ${total('skipped')} skipped, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `${total('cancelled')} cancelled, ${results.reduce((sum, r) => sum + r.skipped.length, 0)} skipped (tests or suites), in ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
 const skipped = results.flatMap((r) => r.skipped.map((s) => `${r.file}: ${s}`));
 if (skipped.length) {

@@ -1,9 +1,11 @@
 // The browser builds in real Chromium: batches reach a cross-origin collector, and events survive
 // page unloads, reloads, offline spells and a second tab.
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { until } from '../support/helpers';
 import {
+  browserSkip,
   describeCollector,
   distinctIds,
   exampleUrl,
@@ -13,6 +15,7 @@ import {
   startCollector,
   startStaticServer,
   waitForClient,
+  waitForIdle,
   type Collector,
   type StaticServer,
 } from './support';
@@ -27,13 +30,6 @@ declare const window: { odpClient: PageClient; odpSdk: { createInstance(config: 
 
 let browser: Browser;
 let site: StaticServer;
-
-before(async () => {
-  [browser, site] = await Promise.all([launchChromium(), startStaticServer()]);
-});
-after(async () => {
-  await Promise.all([browser?.close(), site?.close()]);
-});
 
 /** One test's world: a collector and a fresh browser context (own storage), both closed after. */
 async function withWorld(fn: (collector: Collector, context: BrowserContext, logs: string[]) => Promise<void>): Promise<void> {
@@ -71,218 +67,229 @@ function sendMany(page: Page, n: number, tag: string, extra: Record<string, stri
 
 const eventsTagged = (collector: Collector, tag: string) => collector.events.filter((event) => event.action === tag);
 
-test('script tag: the UMD bundle sends batches cross-origin, with x-api-key and a preflight, under a CSP without eval', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html'), logs);
-    await expectEvents(collector, 2, 10_000, logs); // client_initialized and the pageview, in one batch
-    for (let i = 0; i < 3; i++) await page.click('#buy');
-    await expectEvents(collector, 5, 10_000, logs);
-    const actions = collector.events.map((event) => event.action).sort();
-    assert.deepEqual(actions, ['client_initialized', 'pageview', 'purchased', 'purchased', 'purchased']);
-    assert.ok(collector.batches.some((batch) => JSON.parse(batch.body).length > 1), 'events share requests');
-    assert.ok(collector.batches.every((batch) => batch.status === 202 && batch.headers['x-api-key'] === 'W4WzcEs-ABgXorzY7h1LCQ'));
-    assert.ok(collector.stats().preflights >= 1, 'the cross-origin POST was preflighted');
-    const purchase = collector.events.find((event) => event.action === 'purchased');
-    assert.equal(purchase?.data.data_source, 'odp-sdk');
-    assert.equal(purchase?.data.item, 'shirt');
-    assert.ok(!logs.some((line) => line.startsWith('pageerror') || line.includes('Content Security Policy')), logs.join('\n'));
+describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_000 }, () => {
+  before(async () => {
+    // One at a time, so that a browser that fails to start leaves no server behind (after() closes what exists).
+    site = await startStaticServer();
+    browser = await launchChromium();
   });
-});
-
-test('ESM: the SPA example imports the browser build and sends a pageview per route', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const page = await openPage(context, exampleUrl(site, collector, 'spa/index.html'), logs);
-    await page.click('a[href="#/shop"]');
-    await page.click('a[href="#/cart"]');
-    await expectEvents(collector, 4, 10_000, logs);
-    const pages = collector.events.filter((event) => event.action === 'pageview').map((event) => event.data.page);
-    assert.deepEqual(pages, ['/', '/shop', '/cart']);
-    assert.equal(collector.events.filter((event) => event.action === 'client_initialized').length, 1);
-    const bundle = await page.evaluate(() => performance.getEntriesByType('resource').map((entry) => entry.name).filter((name) => name.includes('/dist/')));
-    assert.deepEqual(bundle.map((name) => new URL(name).pathname), ['/dist/browser/index.mjs']);
+  after(async () => {
+    await Promise.all([browser?.close(), site?.close()]);
   });
-});
 
-test('unload: 50 events sent just before navigating away all arrive, once', async () => {
-  await withWorld(async (collector, context, logs) => {
-    collector.setFaults({ latencyMs: 150 }); // so that requests are still in flight when the page goes
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
-    await expectEvents(collector, 1, 10_000, logs); // the pageview
-    const codes = await page.evaluate(() => {
-      const codes = Array.from({ length: 50 }, (_, i) => window.odpClient.sendOdpEvent({ action: 'unload', identifiers: { fs_user_id: `u${i}` }, data: { i } })?.code ?? null);
-      location.href = '/blank.html';
-      return codes;
+  test('script tag: the UMD bundle sends batches cross-origin, with x-api-key and a preflight, under a CSP without eval', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html'), logs);
+      await expectEvents(collector, 2, 10_000, logs); // client_initialized and the pageview, in one batch
+      for (let i = 0; i < 3; i++) await page.click('#buy');
+      await expectEvents(collector, 5, 10_000, logs);
+      const actions = collector.events.map((event) => event.action).sort();
+      assert.deepEqual(actions, ['client_initialized', 'pageview', 'purchased', 'purchased', 'purchased']);
+      assert.ok(collector.batches.some((batch) => JSON.parse(batch.body).length > 1), 'events share requests');
+      assert.ok(collector.batches.every((batch) => batch.status === 202 && batch.headers['x-api-key'] === 'W4WzcEs-ABgXorzY7h1LCQ'));
+      assert.ok(collector.stats().preflights >= 1, 'the cross-origin POST was preflighted');
+      const purchase = collector.events.find((event) => event.action === 'purchased');
+      assert.equal(purchase?.data.data_source, 'odp-sdk');
+      assert.equal(purchase?.data.item, 'shirt');
+      assert.ok(!logs.some((line) => line.startsWith('pageerror') || line.includes('Content Security Policy')), logs.join('\n'));
     });
-    assert.deepEqual(codes, Array(50).fill(null));
-    await page.waitForURL(/blank\.html$/);
-    await expectEvents(collector, 51, 10_000, logs);
-    await sleep(500); // nothing more may arrive
-    const unload = eventsTagged(collector, 'unload');
-    console.log(`# unload: sent 50, delivered ${unload.length} (distinct ${new Set(unload.map((e) => e.data.idempotence_id)).size}); ${describeCollector(collector)}`);
-    assert.equal(unload.length, 50);
-    assert.equal(new Set(unload.map((event) => event.data.i)).size, 50);
-    assert.equal(collector.stats().duplicates, 0);
   });
-});
 
-test('reload: events that met 503s arrive once after a reload with a healthy collector', async () => {
-  await withWorld(async (collector, context, logs) => {
-    collector.setFaults({ status: 503 });
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' }), logs);
-    assert.deepEqual(await sendMany(page, 20, 'reload'), Array(20).fill(null));
-    await page.waitForFunction(() => window.odpClient.stats().requests >= 3, undefined, { timeout: 10_000 });
-    // Between attempts the journal holds the pageview and the 20 events (a request in flight with keep-alive is not journaled).
-    await page.waitForFunction(
-      () => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk:')).map((key) => JSON.parse(localStorage.getItem(key)!).e.length).join() === '21',
-      undefined,
-      { timeout: 10_000 },
-    );
-    assert.equal(collector.events.length, 0);
-    collector.setFaults({});
-    await page.reload();
-    await waitForClient(page);
-    await expectEvents(collector, 22, 10_000, logs); // 21 from the first load, the new pageview
-    await sleep(800);
-    const reload = eventsTagged(collector, 'reload');
-    console.log(`# reload: sent 20 (+1 pageview), delivered ${reload.length} (distinct ${new Set(reload.map((e) => e.data.idempotence_id)).size}); ${describeCollector(collector)}`);
-    assert.equal(reload.length, 20);
-    assert.equal(collector.stats().duplicates, 0);
-    assert.equal(distinctIds(collector), collector.events.length);
-  });
-});
-
-test('journal: events held offline through a reload are sent by the next load with their original ids', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-    const page = await openPage(context, url, logs);
-    await expectEvents(collector, 1, 10_000, logs);
-    await context.setOffline(true);
-    await sendMany(page, 12, 'journal');
-    const handle = await page.waitForFunction(
-      () => {
-        const key = Object.keys(localStorage).find((name) => name.startsWith('odp-sdk:'));
-        const ids = key ? (JSON.parse(localStorage.getItem(key)!).e as Array<{ data: { idempotence_id: string } }>).map((event) => event.data.idempotence_id) : [];
-        return ids.length === 12 && ids;
-      },
-      undefined,
-      { timeout: 5000 },
-    );
-    const ids = (await handle.jsonValue()) as string[];
-    await page.goto(`${site.url}/blank.html`).catch(() => {}); // offline: the navigation itself may fail
-    await context.setOffline(false);
-    await page.goto(url);
-    await waitForClient(page);
-    await expectEvents(collector, 14, 10_000, logs);
-    const journal = eventsTagged(collector, 'journal');
-    assert.deepEqual(journal.map((event) => event.data.idempotence_id).sort(), [...ids].sort());
-    assert.equal(collector.stats().duplicates, 0);
-  });
-});
-
-test('offline: delivery is held while offline (no retry storm) and resumes on online', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' }), logs);
-    await expectEvents(collector, 1, 10_000, logs);
-    await context.setOffline(true);
-    assert.equal(await page.evaluate(() => navigator.onLine), false);
-    const before = await page.evaluate(() => window.odpClient.stats().requests);
-    await sendMany(page, 15, 'offline');
-    await sleep(1500);
-    const during = await page.evaluate(() => window.odpClient.stats());
-    assert.equal(during.requests, before, 'no request while offline');
-    assert.equal(during.queued, 15);
-    await context.setOffline(false);
-    await expectEvents(collector, 16, 10_000, logs);
-    const offline = eventsTagged(collector, 'offline');
-    console.log(`# offline: sent 15, delivered ${offline.length}; requests while offline: ${during.requests - before}; ${describeCollector(collector)}`);
-    assert.equal(offline.length, 15);
-    assert.equal(collector.stats().duplicates, 0);
-  });
-});
-
-test('keep-alive budget: a large backlog left at page hide goes out in chunks under 64 KiB; the rest on the next load', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' });
-    const page = await openPage(context, url, logs);
-    await expectEvents(collector, 1, 10_000, logs);
-    collector.setFaults({ status: 503 }); // the backlog builds up, waiting for retries
-    await sendMany(page, 120, 'budget', { padding: 'x'.repeat(1000) });
-    // Three failed attempts, none still on the wire: a request in flight to a failing server when the
-    // page goes is the one case the SDK cannot save (documented in the README).
-    await page.waitForFunction(() => window.odpClient.stats().requests >= 3 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
-    collector.setFaults({});
-    await page.goto(`${site.url}/blank.html`);
-    await sleep(1000);
-    const atHide = eventsTagged(collector, 'budget').length;
-    assert.ok(atHide > 0 && atHide < 120, `some but not all of ~125 KB went out at page hide (${atHide})`);
-    await page.goto(url);
-    await waitForClient(page);
-    await expectEvents(collector, 122, 10_000, logs).catch((error: Error) => {
-      const seen = new Set(eventsTagged(collector, 'budget').map((event) => event.data.i));
-      error.message += `\nmissing: ${Array.from({ length: 120 }, (_, i) => i).filter((i) => !seen.has(i)).join(',')}; at hide: ${atHide}`;
-      throw error;
+  test('ESM: the SPA example imports the browser build and sends a pageview per route', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const page = await openPage(context, exampleUrl(site, collector, 'spa/index.html'), logs);
+      await page.click('a[href="#/shop"]');
+      await page.click('a[href="#/cart"]');
+      await expectEvents(collector, 4, 10_000, logs);
+      const pages = collector.events.filter((event) => event.action === 'pageview').map((event) => event.data.page);
+      assert.deepEqual(pages, ['/', '/shop', '/cart']);
+      assert.equal(collector.events.filter((event) => event.action === 'client_initialized').length, 1);
+      const bundle = await page.evaluate(() => performance.getEntriesByType('resource').map((entry) => entry.name).filter((name) => name.includes('/dist/')));
+      assert.deepEqual(bundle.map((name) => new URL(name).pathname), ['/dist/browser/index.mjs']);
     });
-    await sleep(500);
-    assert.equal(eventsTagged(collector, 'budget').length, 120);
-    assert.equal(collector.stats().duplicates, 0);
-    const keepaliveSized = collector.batches.filter((batch) => batch.status === 202).map((batch) => Buffer.byteLength(batch.body));
-    assert.ok(Math.max(...keepaliveSized) <= 65_536, `largest body ${Math.max(...keepaliveSized)}`);
   });
-});
 
-test('two tabs: a second tab does not send the events a live tab keeps in storage', async () => {
-  await withWorld(async (collector, context, logs) => {
-    collector.setFaults({ status: 503 });
-    // A long first backoff: after their first 503 the first tab's batches wait (journaled), not in flight.
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50', initialBackoffMs: '3000' });
-    const first = await openPage(context, url, logs);
-    await sendMany(first, 10, 'tabs');
-    await first.waitForFunction(() => window.odpClient.stats().requests >= 2 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
-    const second = await openPage(context, url, logs);
-    // Each tab journals its own undelivered events (a batch on the wire is not journaled, so wait for both to wait).
-    await second.waitForFunction(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk:')).length === 2, undefined, { timeout: 10_000 });
-    collector.setFaults({});
-    await expectEvents(collector, 12, 25_000, logs); // 10 and a pageview from each tab (retries back off from 3 s)
-    await sleep(1000);
-    assert.equal(eventsTagged(collector, 'tabs').length, 10);
-    assert.equal(collector.stats().duplicates, 0);
-  });
-});
-
-test('not ready: an event sent before the datafile arrives is discarded with a console warning', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
-    const code = await page.evaluate(() => {
-      const client = window.odpSdk.createInstance({ sdkKey: 'NeverReady', datafileUrlTemplate: 'http://127.0.0.1:9/{sdkKey}.json', logLevel: 'warn' });
-      const error = client.sendOdpEvent({ action: 'early', identifiers: { fs_user_id: 'u1' } });
-      void client.close({ timeoutMs: 0 });
-      return error?.code;
+  test('unload: 50 events sent just before navigating away all arrive, once', async () => {
+    await withWorld(async (collector, context, logs) => {
+      collector.setFaults({ latencyMs: 150 }); // so that requests are still in flight when the page goes
+      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
+      await expectEvents(collector, 1, 10_000, logs); // the pageview
+      const codes = await page.evaluate(() => {
+        const codes = Array.from({ length: 50 }, (_, i) => window.odpClient.sendOdpEvent({ action: 'unload', identifiers: { fs_user_id: `u${i}` }, data: { i } })?.code ?? null);
+        location.href = '/blank.html';
+        return codes;
+      });
+      assert.deepEqual(codes, Array(50).fill(null));
+      await page.waitForURL(/blank\.html$/);
+      await expectEvents(collector, 51, 10_000, logs);
+      await sleep(500); // a window in which nothing more may arrive (the page is gone; no event can be awaited)
+      const unload = eventsTagged(collector, 'unload');
+      console.log(`# unload: sent 50, delivered ${unload.length} (distinct ${new Set(unload.map((e) => e.data.idempotence_id)).size}); ${describeCollector(collector)}`);
+      assert.equal(unload.length, 50);
+      assert.equal(new Set(unload.map((event) => event.data.i)).size, 50);
+      assert.equal(collector.stats().duplicates, 0);
     });
-    assert.equal(code, 'sdkNotReady');
-    await page.waitForTimeout(100);
-    assert.ok(logs.some((line) => line.startsWith('warning: [odp-sdk]') && line.includes('not ready')), logs.join('\n'));
   });
-});
 
-test('script tag + segments add-on: a user context links the visitor and fetches its qualified segments (GraphQL, cross-origin)', async () => {
-  const collector = await startCollector({ segments: { 'shopper-7': ['has_email'] } });
-  const context = await browser.newContext();
-  const logs: string[] = [];
-  try {
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { userId: 'shopper-7' }), logs);
-    await page.waitForFunction(() => (window as unknown as { odpUser?: { qualifiedSegments: string[] | null } }).odpUser?.qualifiedSegments != null, undefined, { timeout: 10_000 });
-    const segments = await page.evaluate(() => {
-      const user = (window as unknown as { odpUser: { qualifiedSegments: string[]; isQualifiedFor(s: string): boolean } }).odpUser;
-      return { list: user.qualifiedSegments, hasEmail: user.isQualifiedFor('has_email'), cart: user.isQualifiedFor('cart_abandoner') };
+  test('reload: events that met 503s arrive once after a reload with a healthy collector', async () => {
+    await withWorld(async (collector, context, logs) => {
+      collector.setFaults({ status: 503 });
+      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' }), logs);
+      assert.deepEqual(await sendMany(page, 20, 'reload'), Array(20).fill(null));
+      await page.waitForFunction(() => window.odpClient.stats().requests >= 3, undefined, { timeout: 10_000 });
+      // Between attempts the journal holds the pageview and the 20 events (a request in flight with keep-alive is not journaled).
+      await page.waitForFunction(
+        () => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk:')).map((key) => JSON.parse(localStorage.getItem(key)!).e.length).join() === '21',
+        undefined,
+        { timeout: 10_000 },
+      );
+      assert.equal(collector.events.length, 0);
+      collector.setFaults({});
+      await page.reload();
+      await waitForClient(page);
+      await expectEvents(collector, 22, 10_000, logs); // 21 from the first load, the new pageview
+      await waitForIdle(page); // the reloaded page holds nothing more: the counts are final
+      const reload = eventsTagged(collector, 'reload');
+      console.log(`# reload: sent 20 (+1 pageview), delivered ${reload.length} (distinct ${new Set(reload.map((e) => e.data.idempotence_id)).size}); ${describeCollector(collector)}`);
+      assert.equal(reload.length, 20);
+      assert.equal(collector.stats().duplicates, 0);
+      assert.equal(distinctIds(collector), collector.events.length);
     });
-    assert.deepEqual(segments, { list: ['has_email'], hasEmail: true, cart: false });
-    await expectEvents(collector, 3, 10_000, logs);
-    const identified = collector.events.find((event) => event.action === 'identified');
-    assert.equal(identified?.identifiers.fs_user_id, 'shopper-7');
-    assert.match(identified?.identifiers.vuid ?? '', /^vuid_[0-9a-f]{27}$/);
-    assert.equal(collector.stats().graphqlRequests, 1);
-  } finally {
-    await context.close();
-    await collector.close();
-  }
+  });
+
+  test('journal: events held offline through a reload are sent by the next load with their original ids', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
+      const page = await openPage(context, url, logs);
+      await expectEvents(collector, 1, 10_000, logs);
+      await context.setOffline(true);
+      await sendMany(page, 12, 'journal');
+      const handle = await page.waitForFunction(
+        () => {
+          const key = Object.keys(localStorage).find((name) => name.startsWith('odp-sdk:'));
+          const ids = key ? (JSON.parse(localStorage.getItem(key)!).e as Array<{ data: { idempotence_id: string } }>).map((event) => event.data.idempotence_id) : [];
+          return ids.length === 12 && ids;
+        },
+        undefined,
+        { timeout: 5000 },
+      );
+      const ids = (await handle.jsonValue()) as string[];
+      await page.goto(`${site.url}/blank.html`).catch(() => {}); // offline: the navigation itself may fail
+      await context.setOffline(false);
+      await page.goto(url);
+      await waitForClient(page);
+      await expectEvents(collector, 14, 10_000, logs);
+      const journal = eventsTagged(collector, 'journal');
+      assert.deepEqual(journal.map((event) => event.data.idempotence_id).sort(), [...ids].sort());
+      assert.equal(collector.stats().duplicates, 0);
+    });
+  });
+
+  test('offline: delivery is held while offline (no retry storm) and resumes on online', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' }), logs);
+      await expectEvents(collector, 1, 10_000, logs);
+      await context.setOffline(true);
+      assert.equal(await page.evaluate(() => navigator.onLine), false);
+      const before = await page.evaluate(() => window.odpClient.stats().requests);
+      await sendMany(page, 15, 'offline');
+      await sleep(1500); // a window in which no request may go out (30 flush intervals)
+      const during = await page.evaluate(() => window.odpClient.stats());
+      assert.equal(during.requests, before, 'no request while offline');
+      assert.equal(during.queued, 15);
+      await context.setOffline(false);
+      await expectEvents(collector, 16, 10_000, logs);
+      const offline = eventsTagged(collector, 'offline');
+      console.log(`# offline: sent 15, delivered ${offline.length}; requests while offline: ${during.requests - before}; ${describeCollector(collector)}`);
+      assert.equal(offline.length, 15);
+      assert.equal(collector.stats().duplicates, 0);
+    });
+  });
+
+  test('keep-alive budget: a large backlog left at page hide goes out in chunks under 64 KiB; the rest on the next load', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' });
+      const page = await openPage(context, url, logs);
+      await expectEvents(collector, 1, 10_000, logs);
+      collector.setFaults({ status: 503 }); // the backlog builds up, waiting for retries
+      await sendMany(page, 120, 'budget', { padding: 'x'.repeat(1000) });
+      // Three failed attempts, none still on the wire: a request in flight to a failing server when the
+      // page goes is the one case the SDK cannot save (documented in the README).
+      await page.waitForFunction(() => window.odpClient.stats().requests >= 3 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
+      collector.setFaults({});
+      await page.goto(`${site.url}/blank.html`);
+      // What the page handed over at hide: wait for it to land and for every request to be answered.
+      await until(() => eventsTagged(collector, 'budget').length > 0 && collector.batches.length === collector.stats().requests, 10_000, 'the page-hide chunks');
+      const atHide = eventsTagged(collector, 'budget').length;
+      assert.ok(atHide > 0 && atHide < 120, `some but not all of ~125 KB went out at page hide (${atHide})`);
+      await page.goto(url);
+      await waitForClient(page);
+      await expectEvents(collector, 122, 10_000, logs).catch((error: Error) => {
+        const seen = new Set(eventsTagged(collector, 'budget').map((event) => event.data.i));
+        error.message += `\nmissing: ${Array.from({ length: 120 }, (_, i) => i).filter((i) => !seen.has(i)).join(',')}; at hide: ${atHide}`;
+        throw error;
+      });
+      await waitForIdle(page);
+      assert.equal(eventsTagged(collector, 'budget').length, 120);
+      assert.equal(collector.stats().duplicates, 0);
+      const keepaliveSized = collector.batches.filter((batch) => batch.status === 202).map((batch) => Buffer.byteLength(batch.body));
+      assert.ok(Math.max(...keepaliveSized) <= 65_536, `largest body ${Math.max(...keepaliveSized)}`);
+    });
+  });
+
+  test('two tabs: a second tab does not send the events a live tab keeps in storage', async () => {
+    await withWorld(async (collector, context, logs) => {
+      collector.setFaults({ status: 503 });
+      // A long first backoff: after their first 503 the first tab's batches wait (journaled), not in flight.
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50', initialBackoffMs: '3000' });
+      const first = await openPage(context, url, logs);
+      await sendMany(first, 10, 'tabs');
+      await first.waitForFunction(() => window.odpClient.stats().requests >= 2 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
+      const second = await openPage(context, url, logs);
+      // Each tab journals its own undelivered events (a batch on the wire is not journaled, so wait for both to wait).
+      await second.waitForFunction(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk:')).length === 2, undefined, { timeout: 10_000 });
+      collector.setFaults({});
+      await expectEvents(collector, 12, 25_000, logs); // 10 and a pageview from each tab (retries back off from 3 s)
+      await Promise.all([waitForIdle(first), waitForIdle(second)]);
+      assert.equal(eventsTagged(collector, 'tabs').length, 10);
+      assert.equal(collector.stats().duplicates, 0);
+    });
+  });
+
+  test('not ready: an event sent before the datafile arrives is discarded with a console warning', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
+      const code = await page.evaluate(() => {
+        const client = window.odpSdk.createInstance({ sdkKey: 'NeverReady', datafileUrlTemplate: 'http://127.0.0.1:9/{sdkKey}.json', logLevel: 'warn' });
+        const error = client.sendOdpEvent({ action: 'early', identifiers: { fs_user_id: 'u1' } });
+        void client.close({ timeoutMs: 0 });
+        return error?.code;
+      });
+      assert.equal(code, 'sdkNotReady');
+      await until(() => logs.some((line) => line.startsWith('warning: [odp-sdk]') && line.includes('not ready')), 5000, `the console warning; console:\n${logs.join('\n')}`);
+    });
+  });
+
+  test('script tag + segments add-on: a user context links the visitor and fetches its qualified segments (GraphQL, cross-origin)', async () => {
+    const collector = await startCollector({ segments: { 'shopper-7': ['has_email'] } });
+    const context = await browser.newContext();
+    const logs: string[] = [];
+    try {
+      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { userId: 'shopper-7' }), logs);
+      await page.waitForFunction(() => (window as unknown as { odpUser?: { qualifiedSegments: string[] | null } }).odpUser?.qualifiedSegments != null, undefined, { timeout: 10_000 });
+      const segments = await page.evaluate(() => {
+        const user = (window as unknown as { odpUser: { qualifiedSegments: string[]; isQualifiedFor(s: string): boolean } }).odpUser;
+        return { list: user.qualifiedSegments, hasEmail: user.isQualifiedFor('has_email'), cart: user.isQualifiedFor('cart_abandoner') };
+      });
+      assert.deepEqual(segments, { list: ['has_email'], hasEmail: true, cart: false });
+      await expectEvents(collector, 3, 10_000, logs);
+      const identified = collector.events.find((event) => event.action === 'identified');
+      assert.equal(identified?.identifiers.fs_user_id, 'shopper-7');
+      assert.match(identified?.identifiers.vuid ?? '', /^vuid_[0-9a-f]{27}$/);
+      assert.equal(collector.stats().graphqlRequests, 1);
+    } finally {
+      await context.close();
+      await collector.close();
+    }
+  });
 });
