@@ -1,31 +1,28 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import { startCollector, type Collector } from '../collector/src/collector';
 import { parseDatafile } from '../src/datafile/parse-datafile';
 import { createInstance, type OdpClientEvents } from '../src/index';
-import { API_KEY, assertBalanced, captureLogger, fixtureDatafile, readSharedFixture, sleep, until } from './support/helpers';
+import { checkAccounting, Ledger } from './support/accounting';
+import { API_KEY, captureLogger, fixtureDatafile, readFixture, sleep, until } from './support/helpers';
 
 let a: Collector;
 let b: Collector;
 const KEY_B = 'second-public-key';
 
-before(async () => {
-  a = await startCollector({ apiKey: API_KEY });
-  b = await startCollector({ apiKey: KEY_B });
-});
-after(async () => {
-  await a.close();
-  await b.close();
-});
-beforeEach(() => {
-  a.reset();
-  b.reset();
-});
 
 const template = () => `${a.url}/datafiles/{sdkKey}.json`;
 const event = (i: number) => ({ action: 'a', identifiers: { fs_user_id: `u${i}` }, data: { i } });
 
-describe('datafile', () => {
+describe('datafile', { timeout: 60_000 }, () => {
+  // Collectors per test: polls and requests of an earlier test cannot land in a later one.
+  beforeEach(async () => {
+    [a, b] = await Promise.all([startCollector({ apiKey: API_KEY }), startCollector({ apiKey: KEY_B })]);
+  });
+  afterEach(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+  });
+
   test('given directly as an object or a JSON string: ready at once', async () => {
     for (const datafile of [fixtureDatafile(a.url), JSON.stringify(fixtureDatafile(a.url))]) {
       const client = createInstance({ datafile });
@@ -38,11 +35,11 @@ describe('datafile', () => {
   });
 
   test('the real datafiles parse, ODP settings read, the rest ignored', () => {
-    const odp = parseDatafile(readSharedFixture('real/optimizely-go-sdk-odp-datafile.json'), false);
+    const odp = parseDatafile(readFixture('real/optimizely-go-sdk-odp-datafile.json'), false);
     assert.ok(!(odp instanceof Error));
     assert.equal(odp.odp?.host, 'https://api.zaius.com');
     assert.ok(odp.odp?.publicKey);
-    const decide = parseDatafile(readSharedFixture('real/optimizely-go-sdk-decide-datafile.json'), false);
+    const decide = parseDatafile(readFixture('real/optimizely-go-sdk-decide-datafile.json'), false);
     assert.ok(!(decide instanceof Error));
     assert.ok(decide.odp?.publicKey && decide.odp.publicKey !== odp.odp?.publicKey);
   });
@@ -114,18 +111,19 @@ describe('datafile', () => {
       odp: { flushIntervalMs: 60_000, batchSize: 100 },
     });
     await client.onReady({ timeoutMs: 2000 });
-    for (let i = 0; i < 3; i++) assert.equal(client.sendOdpEvent(event(i)), null);
+    const ledger = new Ledger(client);
+    for (let i = 0; i < 3; i++) assert.equal(ledger.send(i, event(i)), null);
     const moved = new Promise<void>((resolve) => client.on('datafileUpdate', () => resolve()));
     a.setDatafile('moving', fixtureDatafile(b.url, KEY_B));
     await moved;
     await a.waitForEvents(3, 2000);
     assert.equal(a.batches[0]!.headers['x-api-key'], API_KEY);
-    for (let i = 3; i < 5; i++) assert.equal(client.sendOdpEvent(event(i)), null);
+    for (let i = 3; i < 5; i++) assert.equal(ledger.send(i, event(i)), null);
     await client.close();
     assert.deepEqual(a.events.map((e) => e.data.i), [0, 1, 2]);
     assert.deepEqual(b.events.map((e) => e.data.i), [3, 4]);
     assert.equal(b.batches[0]!.headers['x-api-key'], KEY_B);
-    assertBalanced(client.stats());
+    checkAccounting(ledger, [...a.events, ...b.events]);
   });
 
   test('a datafile that drops the ODP integration: queued events still go out, new ones are odpNotIntegrated', async () => {

@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import { startCollector, type Collector } from '../collector/src/collector';
 import { createInstance, OdpError } from '../src/index';
-import { API_KEY, assertBalanced, captureLogger, fixtureDatafile, until } from './support/helpers';
+import { checkAccounting, Ledger } from './support/accounting';
+import { API_KEY, captureLogger, fixtureDatafile, until } from './support/helpers';
 
 let collector: Collector;
 const event = { action: 'purchased', identifiers: { fs_user_id: 'u1' } };
 
-before(async () => {
-  collector = await startCollector({ apiKey: API_KEY });
-});
-after(() => collector.close());
-beforeEach(() => {
-  collector.reset();
-  collector.setFaults({});
-});
 
 function codeOf(result: OdpError | null): string | null {
   if (result === null) return null;
@@ -22,7 +15,13 @@ function codeOf(result: OdpError | null): string | null {
   return result.code;
 }
 
-describe('error codes, in the contract order', () => {
+describe('error codes, in the contract order', { timeout: 60_000 }, () => {
+  // A collector per test: nothing an earlier test left in flight can land in a later one.
+  beforeEach(async () => {
+    collector = await startCollector({ apiKey: API_KEY });
+  });
+  afterEach(() => collector?.close());
+
   test('sdkNotReady: events before the datafile is held are discarded with a warning, even invalid ones', async () => {
     const logger = captureLogger();
     const client = createInstance({ sdkKey: 'key1', datafileUrlTemplate: `${collector.url}/datafiles/{sdkKey}.json`, logger });
@@ -93,7 +92,8 @@ describe('error codes, in the contract order', () => {
   test('queueFull: the bound also counts batches waiting for a retry', async () => {
     collector.setFaults({ status: 503 });
     const client = createInstance({ datafile: fixtureDatafile(collector.url), logLevel: 'silent', odp: { queueSize: 4, batchSize: 2, flushIntervalMs: 0, initialBackoffMs: 60_000, maxBackoffMs: 60_000 } });
-    for (let i = 0; i < 4; i++) assert.equal(client.sendOdpEvent(event), null);
+    const ledger = new Ledger(client);
+    for (let i = 0; i < 4; i++) assert.equal(ledger.send(i), null);
     await until(() => client.stats().retries === 0 && collector.stats().requests >= 1, 3000, 'a failed request');
     assert.equal(codeOf(client.sendOdpEvent(event)), 'queueFull');
     const stats = client.stats();
@@ -101,7 +101,7 @@ describe('error codes, in the contract order', () => {
     collector.setFaults({});
     await client.close({ timeoutMs: 3000 });
     assert.equal(collector.events.length, 4, 'close() retries the waiting batches at once');
-    assertBalanced(client.stats());
+    checkAccounting(ledger, collector.events);
   });
 
   test('closed: events after close() are refused; close() is idempotent', async () => {

@@ -27,7 +27,7 @@ function recorder() {
 }
 
 for (const [name, create] of lanes) {
-  describe(`lane contract: ${name}`, () => {
+  describe(`lane contract: ${name}`, { timeout: 30_000 }, () => {
     test('never runs a task inside add(); at most `concurrency` run at once', async () => {
       const lane = create(2);
       const { started, task, release } = recorder();

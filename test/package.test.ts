@@ -14,17 +14,6 @@ const run = promisify(execFile);
 let collector: Collector;
 let consumer: string;
 
-before(async () => {
-  collector = await startCollector({ apiKey: API_KEY });
-  consumer = mkdtempSync(join(tmpdir(), 'odp-sdk-consumer-'));
-  mkdirSync(join(consumer, 'node_modules'));
-  symlinkSync(ROOT, join(consumer, 'node_modules', 'odp-sdk'), 'dir');
-});
-after(async () => {
-  await collector.close();
-  rmSync(consumer, { recursive: true, force: true });
-});
-
 const program = (load: string) => `${load}
 const client = createInstance({ datafile: { version: '4', integrations: [{ key: 'odp', host: process.env.URL, publicKey: process.env.KEY }] } });
 const refused = client.sendOdpEvent({ action: '', identifiers: { fs_user_id: 'u' } });
@@ -39,7 +28,18 @@ async function runConsumer(file: string, source: string, userId: string) {
   return JSON.parse(stdout) as { delivered: number };
 }
 
-describe('the built package', () => {
+describe('the built package', { timeout: 3 * 60_000 }, () => {
+  before(async () => {
+    collector = await startCollector({ apiKey: API_KEY });
+    consumer = mkdtempSync(join(tmpdir(), 'odp-sdk-consumer-'));
+    mkdirSync(join(consumer, 'node_modules'));
+    symlinkSync(ROOT, join(consumer, 'node_modules', 'odp-sdk'), 'dir');
+  });
+  after(async () => {
+    await collector?.close();
+    if (consumer) rmSync(consumer, { recursive: true, force: true });
+  });
+
   test('imports in Node ESM and delivers', async () => {
     const stats = await runConsumer('esm.mjs', program("import { createInstance, OdpError } from 'odp-sdk';"), 'esm-user');
     assert.equal(stats.delivered, 1);

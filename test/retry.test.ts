@@ -1,32 +1,26 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test, type TestContext } from 'node:test';
 import { startCollector, type Collector } from '../collector/src/collector';
 import { backoffDelay, parseRetryAfter } from '../src/dispatcher/retry-policy';
-import { createInstance, type OdpClientEvents } from '../src/index';
-import { API_KEY, assertBalanced, captureLogger, fixtureDatafile, until } from './support/helpers';
+import { createInstance } from '../src/index';
+import type { OdpDataValue } from '../src/types';
+import { checkAccounting, Ledger } from './support/accounting';
+import { API_KEY, captureLogger, fixtureDatafile, until } from './support/helpers';
 
 let collector: Collector;
 const fast = { initialBackoffMs: 20, maxBackoffMs: 100, flushIntervalMs: 0, batchSize: 10 };
 
-before(async () => {
-  collector = await startCollector({ apiKey: API_KEY });
-});
-after(() => collector.close());
-beforeEach(() => {
-  collector.reset();
-  collector.setFaults({});
-});
-
-function client(odp: Record<string, unknown> = {}) {
+/** A client on this file's collector, closed when the test ends (pass or fail). */
+function client(t: TestContext, odp: Record<string, unknown> = {}) {
   const logger = captureLogger();
   const instance = createInstance({ datafile: fixtureDatafile(collector.url), logger, logLevel: 'debug', odp: { ...fast, ...odp } });
-  const dropped: Array<OdpClientEvents['dropped']> = [];
-  instance.on('dropped', (payload) => dropped.push(payload));
-  return { instance, logger, dropped };
+  t.after(() => instance.close({ timeoutMs: 0 }));
+  const ledger = new Ledger(instance);
+  return { instance, logger, ledger, dropped: ledger.dropped };
 }
 
-function send(instance: ReturnType<typeof createInstance>, n: number) {
-  for (let i = 0; i < n; i++) assert.equal(instance.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: `u${i}` }, data: { i } }), null);
+function send(ledger: Ledger, n: number, data: (i: number) => Record<string, OdpDataValue> = () => ({})) {
+  for (let i = 0; i < n; i++) assert.equal(ledger.send(i, { data: data(i) }), null);
 }
 
 /** The idempotence ids in each request body, in order. */
@@ -34,11 +28,17 @@ function idsPerRequest(): string[][] {
   return collector.batches.map((batch) => (JSON.parse(batch.body) as Array<{ data: { idempotence_id: string } }>).map((e) => e.data.idempotence_id));
 }
 
-describe('retry policy', () => {
-  test('500: the same batch (same ids, same body) is retried with backoff until delivered', async () => {
+describe('retry policy', { timeout: 60_000 }, () => {
+  // A collector per test: a late answer to an earlier test's slow request cannot land in this one.
+  beforeEach(async () => {
+    collector = await startCollector({ apiKey: API_KEY });
+  });
+  afterEach(() => collector?.close());
+
+  test('500: the same batch (same ids, same body) is retried with backoff until delivered', async (t) => {
     collector.setFaults({ status: 500 });
-    const { instance } = client();
-    send(instance, 3);
+    const { instance, ledger, logger } = client(t);
+    send(ledger, 3);
     await until(() => collector.stats().requests >= 3, 3000, 'three failed attempts');
     collector.setFaults({});
     await instance.flush();
@@ -51,14 +51,14 @@ describe('retry policy', () => {
     assert.equal(stats.delivered, 3);
     assert.ok(stats.retries >= 3);
     await instance.close();
-    assertBalanced(instance.stats());
+    checkAccounting(ledger, collector.events, logger);
   });
 
-  test('429 with Retry-After: the next attempt waits at least that long', async () => {
+  test('429 with Retry-After: the next attempt waits at least that long', async (t) => {
     collector.setFaults({ status: 429, retryAfter: '1' });
-    const { instance } = client();
+    const { instance, ledger, logger } = client(t);
     const start = Date.now();
-    send(instance, 2);
+    send(ledger, 2);
     await until(() => collector.stats().requests >= 1, 2000, 'first attempt');
     collector.setFaults({});
     await instance.flush();
@@ -79,48 +79,50 @@ describe('retry policy', () => {
     assert.deepEqual([1, 2, 3].map((n) => backoffDelay(n, 200, 1000, () => 0)), [100, 200, 400]);
   });
 
-  test('400: not retryable; dropped once, logged once at error level, counted and reported', async () => {
+  test('400: not retryable; dropped once, logged once at error level, counted and reported', async (t) => {
     collector.setFaults({ status: 400 });
-    const { instance, logger, dropped } = client();
-    send(instance, 4);
+    const { instance, ledger, logger, dropped } = client(t);
+    send(ledger, 4);
     await instance.flush();
     assert.equal(collector.stats().requests, 1, 'no retry');
     assert.deepEqual(dropped.map((d) => [d.reason, d.count, d.status]), [['rejectedByServer', 4, 400]]);
     assert.equal(instance.stats().droppedByReason.rejectedByServer, 4);
     assert.equal(logger.lines.filter((l) => l.level === 'error' && /status 400/.test(l.message)).length, 1);
     await instance.close();
-    assertBalanced(instance.stats());
+    checkAccounting(ledger, collector.events, logger);
   });
 
-  test('401/403/404 are dropped too; 408 and 425 are retried', async () => {
+  test('401/403/404 are dropped too; 408 and 425 are retried', async (t) => {
     for (const status of [401, 403, 404]) {
       collector.reset();
       collector.setFaults({ status });
-      const { instance } = client();
-      send(instance, 1);
+      const { instance, ledger, logger } = client(t);
+      send(ledger, 1);
       await instance.flush();
       assert.equal(collector.stats().requests, 1, `${status} is not retried`);
       assert.equal(instance.stats().droppedByReason.rejectedByServer, 1);
       await instance.close();
+      checkAccounting(ledger, collector.events, logger);
     }
     for (const status of [408, 425]) {
       collector.reset();
       collector.setFaults({ status });
-      const { instance } = client();
-      send(instance, 1);
+      const { instance, ledger, logger } = client(t);
+      send(ledger, 1);
       await until(() => collector.stats().requests >= 2, 3000, `a retry after ${status}`);
       collector.setFaults({});
       await instance.flush();
       assert.equal(instance.stats().delivered, 1);
       await instance.close();
+      checkAccounting(ledger, collector.events, logger);
     }
   });
 
-  test('413: the batch is split in halves until it fits; a single event still too large is dropped as tooLarge', async () => {
-    const { instance, dropped } = client({ batchSize: 8, flushIntervalMs: 60_000, maxConcurrentRequests: 1 });
+  test('413: the batch is split in halves until it fits; a single event still too large is dropped as tooLarge', async (t) => {
+    const { instance, ledger, logger, dropped } = client(t, { batchSize: 8, flushIntervalMs: 60_000, maxConcurrentRequests: 1 });
     for (let i = 0; i < 8; i++) {
       const data = i === 5 ? { pad: 'x'.repeat(3000) } : { pad: 'y'.repeat(200) };
-      instance.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: `u${i}` }, data });
+      assert.equal(ledger.send(i, { action: 'a', identifiers: { fs_user_id: `u${i}` }, data }), null);
     }
     collector.setFaults({ maxBodyBytes: 2600 });
     await instance.flush();
@@ -133,13 +135,13 @@ describe('retry policy', () => {
     const order = collector.events.map((e) => e.identifiers.fs_user_id);
     assert.deepEqual(order, ['u0', 'u1', 'u2', 'u3', 'u4', 'u6', 'u7'], 'split halves keep the order');
     await instance.close();
-    assertBalanced(instance.stats());
+    checkAccounting(ledger, collector.events, logger);
   });
 
-  test('connection reset: retried with the same ids, delivered once', async () => {
+  test('connection reset: retried with the same ids, delivered once', async (t) => {
     collector.setFaults({ resetRate: 1 });
-    const { instance } = client();
-    send(instance, 5);
+    const { instance, ledger, logger } = client(t);
+    send(ledger, 5);
     await until(() => collector.stats().requests >= 2, 3000, 'two reset attempts');
     collector.setFaults({});
     await instance.flush();
@@ -147,12 +149,13 @@ describe('retry policy', () => {
     const ids = idsPerRequest();
     assert.ok(ids.every((list) => JSON.stringify(list) === JSON.stringify(ids[0])), 'the ids never change across retries');
     await instance.close();
+    checkAccounting(ledger, collector.events, logger);
   });
 
-  test('timeout: a server slower than requestTimeoutMs is retried; the late answer does not double count', async () => {
+  test('timeout: a server slower than requestTimeoutMs is retried; the late answer does not double count', async (t) => {
     collector.setFaults({ latencyMs: 400 });
-    const { instance } = client({ requestTimeoutMs: 100 });
-    send(instance, 2);
+    const { instance, ledger, logger } = client(t, { requestTimeoutMs: 100 });
+    send(ledger, 2);
     await until(() => collector.stats().requests >= 2, 3000, 'a timed-out attempt and its retry');
     collector.setFaults({});
     await instance.flush();
@@ -162,55 +165,60 @@ describe('retry policy', () => {
     // The server may have recorded the slow attempts too: duplicates on the wire share ids.
     assert.equal(collector.stats().distinctIds, 2);
     await instance.close();
-    assertBalanced(instance.stats());
+    checkAccounting(ledger, collector.events, logger);
   });
 
-  test('a hanging server: the request timeout really fires', async () => {
+  test('a hanging server: the request timeout really fires', async (t) => {
     collector.setFaults({ hang: true });
-    const { instance } = client({ requestTimeoutMs: 150, maxRetries: 1 });
-    send(instance, 1);
+    const { instance, ledger, logger } = client(t, { requestTimeoutMs: 150, maxRetries: 1 });
+    send(ledger, 1);
     await instance.flush();
     const stats = instance.stats();
     assert.equal(stats.droppedByReason.retriesExhausted, 1);
     assert.equal(stats.requests, 2);
     await instance.close();
-    assertBalanced(instance.stats());
+    checkAccounting(ledger, collector.events, logger);
   });
 
-  test('retries are bounded by maxRetries, then dropped as retriesExhausted and reported', async () => {
+  test('retries are bounded by maxRetries, then dropped as retriesExhausted and reported', async (t) => {
     collector.setFaults({ status: 503 });
-    const { instance, dropped } = client({ maxRetries: 2 });
-    send(instance, 3);
+    const { instance, ledger, logger, dropped } = client(t, { maxRetries: 2 });
+    send(ledger, 3);
     await instance.flush();
     assert.equal(collector.stats().requests, 3, 'one attempt and two retries');
     assert.deepEqual(dropped.map((d) => [d.reason, d.count, d.status]), [['retriesExhausted', 3, 503]]);
     await instance.close();
-    assertBalanced(instance.stats());
+    checkAccounting(ledger, collector.events, logger);
   });
 
-  test('a failing server gets at most one request per slot per backoff, not a storm', async () => {
+  test('a failing server gets at most one request per slot per backoff, not a storm', async (t) => {
     collector.setFaults({ status: 503 });
-    // Two request slots (the default): each 100 ms backoff lets at most two attempts through.
-    const { instance } = client({ initialBackoffMs: 100, maxBackoffMs: 100, batchSize: 1 });
-    send(instance, 20);
-    await new Promise((r) => setTimeout(r, 500));
-    const requests = collector.stats().requests;
-    assert.ok(requests <= 14, `${requests} requests in 500 ms with a 100 ms backoff`);
+    // Two request slots (the default), backoff 100 ms with jitter: each wait is 50..100 ms, so
+    // ATTEMPTS requests take at least (ATTEMPTS / 2 - 1) waits of 50 ms. A lower bound: a slow
+    // machine only stretches it; a storm (no wait) sends them all within a few ms.
+    const ATTEMPTS = 12;
+    const { instance, ledger, logger } = client(t, { initialBackoffMs: 100, maxBackoffMs: 100, batchSize: 1 });
+    send(ledger, 20);
+    await until(() => collector.batches.length >= 1, 5000, 'the first attempt');
+    const first = Date.now();
+    await until(() => collector.batches.length >= ATTEMPTS, 10_000, `${ATTEMPTS} attempts`);
+    const elapsed = Date.now() - first;
+    assert.ok(elapsed >= (ATTEMPTS / 2 - 1) * 50, `${ATTEMPTS} attempts within ${elapsed} ms with a 100 ms backoff`);
     collector.setFaults({});
     await instance.flush();
     assert.equal(collector.stats().distinctIds, 20);
     await instance.close();
+    checkAccounting(ledger, collector.events, logger);
   });
 
-  test('close() past its deadline drops what is left as closed, and says so', async () => {
+  test('close() past its deadline drops what is left as closed, and says so', async (t) => {
     collector.setFaults({ status: 503 });
-    const { instance, dropped } = client({ initialBackoffMs: 50, maxBackoffMs: 50 });
-    send(instance, 4);
+    const { instance, ledger, logger, dropped } = client(t, { initialBackoffMs: 50, maxBackoffMs: 50 });
+    send(ledger, 4);
     await instance.close({ timeoutMs: 300 });
     assert.deepEqual(dropped.map((d) => [d.reason, d.count]), [['closed', 4]]);
     const stats = instance.stats();
     assert.equal(stats.droppedByReason.closed, 4);
-    assert.equal(stats.queued + stats.inFlight, 0);
-    assertBalanced(stats);
+    checkAccounting(ledger, collector.events, logger);
   });
 });

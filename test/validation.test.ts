@@ -1,17 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import { createInstance, OdpError, type OdpClient } from '../src/index';
-import { API_KEY, captureLogger, fixtureDatafile } from './support/helpers';
+import { API_KEY, captureLogger, fixtureDatafile, type CapturedLogger } from './support/helpers';
 
-// A client that is ready but never sends: the host is a closed port and nothing is flushed during the test.
+// Each test gets a fresh client that is ready but never sends (the host is a closed port and
+// nothing is flushed during the test), so no test sees what another one accepted or logged.
 let client: OdpClient;
-const logger = captureLogger();
+let logger: CapturedLogger;
 const ok = { fs_user_id: 'user123' };
-
-before(() => {
-  client = createInstance({ datafile: fixtureDatafile('http://127.0.0.1:9'), logger, logLevel: 'debug', odp: { flushIntervalMs: 60_000, batchSize: 10_000 } });
-});
-after(() => client.close({ timeoutMs: 0 }));
 
 const cyclic: Record<string, unknown> = { a: 1 };
 cyclic.self = cyclic;
@@ -58,7 +54,13 @@ function expectCode(result: unknown, code: string, field: string) {
   assert.match(result.message, new RegExp(field));
 }
 
-describe('hostile input never throws and gets the right error', () => {
+describe('hostile input never throws and gets the right error', { timeout: 30_000 }, () => {
+  beforeEach(() => {
+    logger = captureLogger();
+    client = createInstance({ datafile: fixtureDatafile('http://127.0.0.1:9'), logger, logLevel: 'debug', odp: { flushIntervalMs: 60_000, batchSize: 10_000 } });
+  });
+  afterEach(() => client.close({ timeoutMs: 0 }));
+
   for (const [name, value] of badIdentifiers) {
     test(`identifiers: ${name}`, () => {
       expectCode(client.sendOdpEvent({ action: 'a', identifiers: value as never }), 'invalidIdentifiers', 'identifiers');
@@ -93,18 +95,26 @@ describe('hostile input never throws and gets the right error', () => {
     }
   });
   test('nothing was polluted and no bad event was accepted', () => {
+    const inputs: Array<[string, unknown]> = [
+      ...badIdentifiers.map(([, value]): [string, unknown] => ['identifiers', value]),
+      ...badData.map(([, value]): [string, unknown] => ['data', value]),
+    ];
+    for (const [field, value] of inputs) {
+      const event = field === 'identifiers' ? { action: 'a', identifiers: value } : { action: 'a', identifiers: ok, data: value };
+      assert.ok(client.sendOdpEvent(event as never) instanceof OdpError);
+    }
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false);
     assert.equal(client.stats().accepted, 0);
+    assert.equal(client.stats().rejected.invalidIdentifiers! + client.stats().rejected.invalidData!, inputs.length);
   });
   test('valid edge values are accepted: null, booleans, zero, empty strings, unicode, Map input', () => {
-    const before = client.stats().accepted;
     assert.equal(client.sendOdpEvent({ action: 'a', identifiers: ok, data: { n: null, t: true, f: false, z: 0, neg: -1.5, e: '', u: 'héllo 🎉' } }), null);
     assert.equal(client.sendOdpEvent({ action: 'a', identifiers: new Map([['email', 'a@b.c']]), data: new Map<string, string | number>([['k', 'v']]) }), null);
     assert.equal(client.sendOdpEvent(null, 'a', ok), null);
     assert.equal(client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'u', email: '' } }), null, 'empty values beside a good one are dropped');
     assert.equal(client.sendOdpEvent({ action: 'a', identifiers: { constructor: 'c' }, data: { constructor: 'x', toString: 'y' } }), null);
-    assert.equal(client.stats().accepted, before + 5);
+    assert.equal(client.stats().accepted, 5);
   });
   test('refusals are plain OdpErrors, made without a stack capture that would leak into the host', () => {
     const limit = Error.stackTraceLimit;
@@ -114,8 +124,10 @@ describe('hostile input never throws and gets the right error', () => {
     assert.equal(Error.stackTraceLimit, limit, 'the global stack trace limit is restored');
     assert.doesNotMatch(String(error.stack), /build-event|odp-client/, 'no SDK frames in the stack');
   });
-  test('the API key never appears in a log line', () => {
-    assert.ok(logger.lines.length > 0);
+  test('the API key never appears in a log line, refusals and accepted events included', () => {
+    for (const [, value] of [...badIdentifiers, ...badData]) client.sendOdpEvent({ action: 'a', identifiers: value as never, data: value as never });
+    client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: API_KEY }, data: { key: API_KEY } });
+    assert.ok(logger.lines.length > badIdentifiers.length, 'the refusals were logged');
     assert.ok(!logger.text().includes(API_KEY));
   });
 });

@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import { startCollector, type Collector } from '../collector/src/collector';
 import { createInstance, SDK_NAME, SDK_VERSION } from '../src/index';
 import { API_KEY, captureLogger, fixtureDatafile } from './support/helpers';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 let collector: Collector;
-
-before(async () => {
-  collector = await startCollector({ apiKey: API_KEY });
-});
-after(() => collector.close());
-beforeEach(() => collector.reset());
 
 async function sendAndFlush(send: (client: ReturnType<typeof createInstance>) => void) {
   const logger = captureLogger();
@@ -23,7 +17,13 @@ async function sendAndFlush(send: (client: ReturnType<typeof createInstance>) =>
   return client;
 }
 
-describe('wire format', () => {
+describe('wire format', { timeout: 60_000 }, () => {
+  // A collector per test: each test reads only the requests it caused.
+  beforeEach(async () => {
+    collector = await startCollector({ apiKey: API_KEY });
+  });
+  afterEach(() => collector?.close());
+
   test('POST /v3/events with JSON content type, x-api-key and a JSON array of four-field events', async () => {
     await sendAndFlush((client) => {
       assert.equal(client.sendOdpEvent({ type: 'fullstack', action: 'purchased', identifiers: { fs_user_id: 'user123', email: 'jane@example.com' }, data: { item: 'shirt', price: 50 } }), null);

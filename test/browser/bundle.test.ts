@@ -1,5 +1,5 @@
 // The browser bundles: size budget, no Node or fetch polyfills, CSP-safe, named where CDNs look.
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,35 +13,36 @@ const ESM = resolve(ROOT, 'dist/browser/index.mjs');
 const SEGMENTS_ADDON = resolve(ROOT, 'dist/odp-sdk.segments.min.js');
 
 const gzipSize = (text: string) => gzipSync(text, { level: 9 }).length;
+describe('the browser bundles', { timeout: 30_000 }, () => {
+  test(`the UMD bundle is at most ${UMD_BUDGET_BYTES} bytes minified and gzipped`, () => {
+    const code = readFileSync(UMD, 'utf8');
+    const size = gzipSize(code);
+    const esm = readFileSync(ESM, 'utf8');
+    const addon = readFileSync(SEGMENTS_ADDON, 'utf8');
+    console.log(`# dist/odp-sdk.umd.min.js: ${code.length} bytes minified, ${size} gzipped (budget ${UMD_BUDGET_BYTES}); dist/browser/index.mjs: ${esm.length} bytes, ${gzipSize(esm)} gzipped; dist/odp-sdk.segments.min.js (add-on): ${addon.length} bytes, ${gzipSize(addon)} gzipped`);
+    assert.ok(size <= UMD_BUDGET_BYTES, `the UMD bundle is ${size} bytes gzipped, over the budget of ${UMD_BUDGET_BYTES} by ${size - UMD_BUDGET_BYTES}`);
+  });
 
-test(`the UMD bundle is at most ${UMD_BUDGET_BYTES} bytes minified and gzipped`, () => {
-  const code = readFileSync(UMD, 'utf8');
-  const size = gzipSize(code);
-  const esm = readFileSync(ESM, 'utf8');
-  const addon = readFileSync(SEGMENTS_ADDON, 'utf8');
-  console.log(`# dist/odp-sdk.umd.min.js: ${code.length} bytes minified, ${size} gzipped (budget ${UMD_BUDGET_BYTES}); dist/browser/index.mjs: ${esm.length} bytes, ${gzipSize(esm)} gzipped; dist/odp-sdk.segments.min.js (add-on): ${addon.length} bytes, ${gzipSize(addon)} gzipped`);
-  assert.ok(size <= UMD_BUDGET_BYTES, `the UMD bundle is ${size} bytes gzipped, over the budget of ${UMD_BUDGET_BYTES} by ${size - UMD_BUDGET_BYTES}`);
-});
-
-test('the browser bundles hold no fetch polyfill, no Node built-in, no eval or new Function', () => {
-  for (const file of [UMD, ESM, SEGMENTS_ADDON]) {
-    const code = readFileSync(file, 'utf8');
-    for (const forbidden of [/cross-fetch/, /node-fetch/, /\brequire\(/, /["']node:/, /\beval\(/, /new Function\b/, /\bprocess\.env\b/]) {
-      assert.doesNotMatch(code, forbidden, `${file} contains ${forbidden}`);
+  test('the browser bundles hold no fetch polyfill, no Node built-in, no eval or new Function', () => {
+    for (const file of [UMD, ESM, SEGMENTS_ADDON]) {
+      const code = readFileSync(file, 'utf8');
+      for (const forbidden of [/cross-fetch/, /node-fetch/, /\brequire\(/, /["']node:/, /\beval\(/, /new Function\b/, /\bprocess\.env\b/]) {
+        assert.doesNotMatch(code, forbidden, `${file} contains ${forbidden}`);
+      }
     }
-  }
-  assert.match(readFileSync(ESM, 'utf8'), /^export \{/m, 'the browser build is an ES module');
-});
+    assert.match(readFileSync(ESM, 'utf8'), /^export \{/m, 'the browser build is an ES module');
+  });
 
-test('the UMD bundle has a source map, defines the global odpSdk, and package.json points CDNs and bundlers at the builds', () => {
-  const code = readFileSync(UMD, 'utf8');
-  assert.match(code, /\/\/# sourceMappingURL=odp-sdk\.umd\.min\.js\.map\s*$/);
-  const map = JSON.parse(readFileSync(`${UMD}.map`, 'utf8')) as { sources: string[]; mappings: string };
-  assert.ok(map.sources.length > 10 && map.mappings.length > 0);
-  assert.match(code, /\.odpSdk=/);
-  const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as Record<string, unknown> & { exports: Record<string, Record<string, { default: string }>> };
-  assert.equal(pkg.unpkg, './dist/odp-sdk.umd.min.js');
-  assert.equal(pkg.jsdelivr, './dist/odp-sdk.umd.min.js');
-  assert.equal(pkg.exports['.']?.browser?.default, './dist/browser/index.mjs');
-  assert.ok(existsSync(ESM));
+  test('the UMD bundle has a source map, defines the global odpSdk, and package.json points CDNs and bundlers at the builds', () => {
+    const code = readFileSync(UMD, 'utf8');
+    assert.match(code, /\/\/# sourceMappingURL=odp-sdk\.umd\.min\.js\.map\s*$/);
+    const map = JSON.parse(readFileSync(`${UMD}.map`, 'utf8')) as { sources: string[]; mappings: string };
+    assert.ok(map.sources.length > 10 && map.mappings.length > 0);
+    assert.match(code, /\.odpSdk=/);
+    const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as Record<string, unknown> & { exports: Record<string, Record<string, { default: string }>> };
+    assert.equal(pkg.unpkg, './dist/odp-sdk.umd.min.js');
+    assert.equal(pkg.jsdelivr, './dist/odp-sdk.umd.min.js');
+    assert.equal(pkg.exports['.']?.browser?.default, './dist/browser/index.mjs');
+    assert.ok(existsSync(ESM));
+  });
 });

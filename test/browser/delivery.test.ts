@@ -1,9 +1,11 @@
 // The browser builds in real Chromium: batches reach a cross-origin collector, and events survive
 // page unloads, reloads, offline spells and a second tab.
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { until } from '../support/helpers';
 import {
+  browserSkip,
   describeCollector,
   distinctIds,
   exampleUrl,
@@ -13,6 +15,7 @@ import {
   startCollector,
   startStaticServer,
   waitForClient,
+  waitForIdle,
   type Collector,
   type StaticServer,
 } from './support';
@@ -27,13 +30,6 @@ declare const window: { odpClient: PageClient; odpSdk: { createInstance(config: 
 
 let browser: Browser;
 let site: StaticServer;
-
-before(async () => {
-  [browser, site] = await Promise.all([launchChromium(), startStaticServer()]);
-});
-after(async () => {
-  await Promise.all([browser?.close(), site?.close()]);
-});
 
 /** One test's world: a collector and a fresh browser context (own storage), both closed after. */
 async function withWorld(fn: (collector: Collector, context: BrowserContext, logs: string[]) => Promise<void>): Promise<void> {
@@ -71,115 +67,125 @@ function sendMany(page: Page, n: number, tag: string, extra: Record<string, stri
 
 const eventsTagged = (collector: Collector, tag: string) => collector.events.filter((event) => event.action === tag);
 
-test('script tag: the UMD bundle sends batches cross-origin, with x-api-key and a preflight, under a CSP without eval', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html'), logs);
-    await expectEvents(collector, 2, 10_000, logs); // client_initialized and the pageview, in one batch
-    for (let i = 0; i < 3; i++) await page.click('#buy');
-    await expectEvents(collector, 5, 10_000, logs);
-    const actions = collector.events.map((event) => event.action).sort();
-    assert.deepEqual(actions, ['client_initialized', 'pageview', 'purchased', 'purchased', 'purchased']);
-    assert.ok(collector.batches.some((batch) => JSON.parse(batch.body).length > 1), 'events share requests');
-    assert.ok(collector.batches.every((batch) => batch.status === 202 && batch.headers['x-api-key'] === 'W4WzcEs-ABgXorzY7h1LCQ'));
-    assert.ok(collector.stats().preflights >= 1, 'the cross-origin POST was preflighted');
-    const purchase = collector.events.find((event) => event.action === 'purchased');
-    assert.equal(purchase?.data.data_source, 'odp-sdk');
-    assert.equal(purchase?.data.item, 'shirt');
-    assert.ok(!logs.some((line) => line.startsWith('pageerror') || line.includes('Content Security Policy')), logs.join('\n'));
+describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_000 }, () => {
+  before(async () => {
+    // One at a time, so that a browser that fails to start leaves no server behind (after() closes what exists).
+    site = await startStaticServer();
+    browser = await launchChromium();
   });
-});
-
-test('ESM: the SPA example imports the browser build and sends a pageview per route', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const page = await openPage(context, exampleUrl(site, collector, 'spa/index.html'), logs);
-    await page.click('a[href="#/shop"]');
-    await page.click('a[href="#/cart"]');
-    await expectEvents(collector, 4, 10_000, logs);
-    const pages = collector.events.filter((event) => event.action === 'pageview').map((event) => event.data.page);
-    assert.deepEqual(pages, ['/', '/shop', '/cart']);
-    assert.equal(collector.events.filter((event) => event.action === 'client_initialized').length, 1);
-    const bundle = await page.evaluate(() => performance.getEntriesByType('resource').map((entry) => entry.name).filter((name) => name.includes('/dist/')));
-    assert.deepEqual(bundle.map((name) => new URL(name).pathname), ['/dist/browser/index.mjs']);
+  after(async () => {
+    await Promise.all([browser?.close(), site?.close()]);
   });
-});
 
-test('unload: 50 events sent just before navigating away all arrive, once', async () => {
-  await withWorld(async (collector, context, logs) => {
-    collector.setFaults({ latencyMs: 150 }); // so that requests are still in flight when the page goes
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
-    await expectEvents(collector, 1, 10_000, logs); // the pageview
-    const codes = await page.evaluate(() => {
-      const codes = Array.from({ length: 50 }, (_, i) => window.odpClient.sendOdpEvent({ action: 'unload', identifiers: { fs_user_id: `u${i}` }, data: { i } })?.code ?? null);
-      location.href = '/blank.html';
-      return codes;
+  test('script tag: the UMD bundle sends batches cross-origin, with x-api-key and a preflight, under a CSP without eval', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html'), logs);
+      await expectEvents(collector, 2, 10_000, logs); // client_initialized and the pageview, in one batch
+      for (let i = 0; i < 3; i++) await page.click('#buy');
+      await expectEvents(collector, 5, 10_000, logs);
+      const actions = collector.events.map((event) => event.action).sort();
+      assert.deepEqual(actions, ['client_initialized', 'pageview', 'purchased', 'purchased', 'purchased']);
+      assert.ok(collector.batches.some((batch) => JSON.parse(batch.body).length > 1), 'events share requests');
+      assert.ok(collector.batches.every((batch) => batch.status === 202 && batch.headers['x-api-key'] === 'W4WzcEs-ABgXorzY7h1LCQ'));
+      assert.ok(collector.stats().preflights >= 1, 'the cross-origin POST was preflighted');
+      const purchase = collector.events.find((event) => event.action === 'purchased');
+      assert.equal(purchase?.data.data_source, 'odp-sdk');
+      assert.equal(purchase?.data.item, 'shirt');
+      assert.ok(!logs.some((line) => line.startsWith('pageerror') || line.includes('Content Security Policy')), logs.join('\n'));
     });
-    assert.deepEqual(codes, Array(50).fill(null));
-    await page.waitForURL(/blank\.html$/);
-    await expectEvents(collector, 51, 10_000, logs);
-    await sleep(500); // nothing more may arrive
-    const unload = eventsTagged(collector, 'unload');
-    console.log(`# unload: sent 50, delivered ${unload.length} (distinct ${new Set(unload.map((e) => e.data.idempotence_id)).size}); ${describeCollector(collector)}`);
-    assert.equal(unload.length, 50);
-    assert.equal(new Set(unload.map((event) => event.data.i)).size, 50);
-    assert.equal(collector.stats().duplicates, 0);
   });
-});
 
-test('offline: delivery is held while offline (no retry storm) and resumes on online', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' }), logs);
-    await expectEvents(collector, 1, 10_000, logs);
-    await context.setOffline(true);
-    assert.equal(await page.evaluate(() => navigator.onLine), false);
-    const before = await page.evaluate(() => window.odpClient.stats().requests);
-    await sendMany(page, 15, 'offline');
-    await sleep(1500);
-    const during = await page.evaluate(() => window.odpClient.stats());
-    assert.equal(during.requests, before, 'no request while offline');
-    assert.equal(during.queued, 15);
-    await context.setOffline(false);
-    await expectEvents(collector, 16, 10_000, logs);
-    const offline = eventsTagged(collector, 'offline');
-    console.log(`# offline: sent 15, delivered ${offline.length}; requests while offline: ${during.requests - before}; ${describeCollector(collector)}`);
-    assert.equal(offline.length, 15);
-    assert.equal(collector.stats().duplicates, 0);
-  });
-});
-
-test('not ready: an event sent before the datafile arrives is discarded with a console warning', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
-    const code = await page.evaluate(() => {
-      const client = window.odpSdk.createInstance({ sdkKey: 'NeverReady', datafileUrlTemplate: 'http://127.0.0.1:9/{sdkKey}.json', logLevel: 'warn' });
-      const error = client.sendOdpEvent({ action: 'early', identifiers: { fs_user_id: 'u1' } });
-      void client.close({ timeoutMs: 0 });
-      return error?.code;
+  test('ESM: the SPA example imports the browser build and sends a pageview per route', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const page = await openPage(context, exampleUrl(site, collector, 'spa/index.html'), logs);
+      await page.click('a[href="#/shop"]');
+      await page.click('a[href="#/cart"]');
+      await expectEvents(collector, 4, 10_000, logs);
+      const pages = collector.events.filter((event) => event.action === 'pageview').map((event) => event.data.page);
+      assert.deepEqual(pages, ['/', '/shop', '/cart']);
+      assert.equal(collector.events.filter((event) => event.action === 'client_initialized').length, 1);
+      const bundle = await page.evaluate(() => performance.getEntriesByType('resource').map((entry) => entry.name).filter((name) => name.includes('/dist/')));
+      assert.deepEqual(bundle.map((name) => new URL(name).pathname), ['/dist/browser/index.mjs']);
     });
-    assert.equal(code, 'sdkNotReady');
-    await page.waitForTimeout(100);
-    assert.ok(logs.some((line) => line.startsWith('warning: [odp-sdk]') && line.includes('not ready')), logs.join('\n'));
   });
-});
 
-test('script tag + segments add-on: a user context links the visitor and fetches its qualified segments (GraphQL, cross-origin)', async () => {
-  const collector = await startCollector({ segments: { 'shopper-7': ['has_email'] } });
-  const context = await browser.newContext();
-  const logs: string[] = [];
-  try {
-    const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { userId: 'shopper-7' }), logs);
-    await page.waitForFunction(() => (window as unknown as { odpUser?: { qualifiedSegments: string[] | null } }).odpUser?.qualifiedSegments != null, undefined, { timeout: 10_000 });
-    const segments = await page.evaluate(() => {
-      const user = (window as unknown as { odpUser: { qualifiedSegments: string[]; isQualifiedFor(s: string): boolean } }).odpUser;
-      return { list: user.qualifiedSegments, hasEmail: user.isQualifiedFor('has_email'), cart: user.isQualifiedFor('cart_abandoner') };
+  test('unload: 50 events sent just before navigating away all arrive, once', async () => {
+    await withWorld(async (collector, context, logs) => {
+      collector.setFaults({ latencyMs: 150 }); // so that requests are still in flight when the page goes
+      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
+      await expectEvents(collector, 1, 10_000, logs); // the pageview
+      const codes = await page.evaluate(() => {
+        const codes = Array.from({ length: 50 }, (_, i) => window.odpClient.sendOdpEvent({ action: 'unload', identifiers: { fs_user_id: `u${i}` }, data: { i } })?.code ?? null);
+        location.href = '/blank.html';
+        return codes;
+      });
+      assert.deepEqual(codes, Array(50).fill(null));
+      await page.waitForURL(/blank\.html$/);
+      await expectEvents(collector, 51, 10_000, logs);
+      await sleep(500); // a window in which nothing more may arrive (the page is gone; no event can be awaited)
+      const unload = eventsTagged(collector, 'unload');
+      console.log(`# unload: sent 50, delivered ${unload.length} (distinct ${new Set(unload.map((e) => e.data.idempotence_id)).size}); ${describeCollector(collector)}`);
+      assert.equal(unload.length, 50);
+      assert.equal(new Set(unload.map((event) => event.data.i)).size, 50);
+      assert.equal(collector.stats().duplicates, 0);
     });
-    assert.deepEqual(segments, { list: ['has_email'], hasEmail: true, cart: false });
-    await expectEvents(collector, 3, 10_000, logs);
-    const identified = collector.events.find((event) => event.action === 'identified');
-    assert.equal(identified?.identifiers.fs_user_id, 'shopper-7');
-    assert.match(identified?.identifiers.vuid ?? '', /^vuid_[0-9a-f]{27}$/);
-    assert.equal(collector.stats().graphqlRequests, 1);
-  } finally {
-    await context.close();
-    await collector.close();
-  }
+  });
+
+  test('offline: delivery is held while offline (no retry storm) and resumes on online', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' }), logs);
+      await expectEvents(collector, 1, 10_000, logs);
+      await context.setOffline(true);
+      assert.equal(await page.evaluate(() => navigator.onLine), false);
+      const before = await page.evaluate(() => window.odpClient.stats().requests);
+      await sendMany(page, 15, 'offline');
+      await sleep(1500); // a window in which no request may go out (30 flush intervals)
+      const during = await page.evaluate(() => window.odpClient.stats());
+      assert.equal(during.requests, before, 'no request while offline');
+      assert.equal(during.queued, 15);
+      await context.setOffline(false);
+      await expectEvents(collector, 16, 10_000, logs);
+      const offline = eventsTagged(collector, 'offline');
+      console.log(`# offline: sent 15, delivered ${offline.length}; requests while offline: ${during.requests - before}; ${describeCollector(collector)}`);
+      assert.equal(offline.length, 15);
+      assert.equal(collector.stats().duplicates, 0);
+    });
+  });
+
+  test('not ready: an event sent before the datafile arrives is discarded with a console warning', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
+      const code = await page.evaluate(() => {
+        const client = window.odpSdk.createInstance({ sdkKey: 'NeverReady', datafileUrlTemplate: 'http://127.0.0.1:9/{sdkKey}.json', logLevel: 'warn' });
+        const error = client.sendOdpEvent({ action: 'early', identifiers: { fs_user_id: 'u1' } });
+        void client.close({ timeoutMs: 0 });
+        return error?.code;
+      });
+      assert.equal(code, 'sdkNotReady');
+      await until(() => logs.some((line) => line.startsWith('warning: [odp-sdk]') && line.includes('not ready')), 5000, `the console warning; console:\n${logs.join('\n')}`);
+    });
+  });
+
+  test('script tag + segments add-on: a user context links the visitor and fetches its qualified segments (GraphQL, cross-origin)', async () => {
+    const collector = await startCollector({ segments: { 'shopper-7': ['has_email'] } });
+    const context = await browser.newContext();
+    const logs: string[] = [];
+    try {
+      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { userId: 'shopper-7' }), logs);
+      await page.waitForFunction(() => (window as unknown as { odpUser?: { qualifiedSegments: string[] | null } }).odpUser?.qualifiedSegments != null, undefined, { timeout: 10_000 });
+      const segments = await page.evaluate(() => {
+        const user = (window as unknown as { odpUser: { qualifiedSegments: string[]; isQualifiedFor(s: string): boolean } }).odpUser;
+        return { list: user.qualifiedSegments, hasEmail: user.isQualifiedFor('has_email'), cart: user.isQualifiedFor('cart_abandoner') };
+      });
+      assert.deepEqual(segments, { list: ['has_email'], hasEmail: true, cart: false });
+      await expectEvents(collector, 3, 10_000, logs);
+      const identified = collector.events.find((event) => event.action === 'identified');
+      assert.equal(identified?.identifiers.fs_user_id, 'shopper-7');
+      assert.match(identified?.identifiers.vuid ?? '', /^vuid_[0-9a-f]{27}$/);
+      assert.equal(collector.stats().graphqlRequests, 1);
+    } finally {
+      await context.close();
+      await collector.close();
+    }
+  });
 });

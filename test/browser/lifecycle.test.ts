@@ -1,10 +1,10 @@
 // A page's life and death in real Chromium, with a collector that fails (503 + Retry-After) and
 // then recovers: reloads, two tabs, two clients on one page, a page left mid-request. Every
 // accepted event must arrive; a duplicate is allowed only as a copy with the same idempotence_id.
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describeCollector, exampleUrl, expectEvents, launchChromium, startCollector, startStaticServer, waitForClient, type Collector, type StaticServer } from './support';
+import { browserSkip, describeCollector, exampleUrl, expectEvents, launchChromium, startCollector, startStaticServer, waitForClient, type Collector, type StaticServer } from './support';
 
 interface PageClient {
   sendOdpEvent(event: object): { code: string } | null;
@@ -16,231 +16,233 @@ declare const window: { odpClient: PageClient; secondClient?: PageClient; odpSdk
 let browser: Browser;
 let site: StaticServer;
 
-before(async () => {
-  [browser, site] = await Promise.all([launchChromium(), startStaticServer()]);
-});
-after(async () => {
-  await Promise.all([browser?.close(), site?.close()]);
-});
-
-async function withWorld(fn: (collector: Collector, context: BrowserContext, logs: string[]) => Promise<void>): Promise<void> {
-  const collector = await startCollector();
-  const context = await browser.newContext();
-  const logs: string[] = [];
-  try {
-    await fn(collector, context, logs);
-  } catch (error) {
-    (error as Error).message += `\ncollector: ${describeCollector(collector)}\npage console:\n${logs.slice(-40).join('\n')}`;
-    throw error;
-  } finally {
-    await context.close();
-    await collector.close();
-  }
-}
-
-async function openPage(context: BrowserContext, url: string, logs: string[]): Promise<Page> {
-  const page = await context.newPage();
-  page.on('console', (message) => logs.push(`${message.type()}: ${message.text()}`));
-  page.on('pageerror', (error) => logs.push(`pageerror: ${error.message}`));
-  await page.goto(url);
-  await waitForClient(page);
-  return page;
-}
-
-function sendMany(page: Page, n: number, tag: string, client: 'odpClient' | 'secondClient' = 'odpClient', padding = 0): Promise<Array<string | null>> {
-  return page.evaluate(
-    ({ n, tag, client, padding }) =>
-      Array.from({ length: n }, (_, i) => window[client]!.sendOdpEvent({ action: tag, identifiers: { fs_user_id: `u${i}` }, data: { i, pad: 'x'.repeat(padding) } })?.code ?? null),
-    { n, tag, client, padding },
-  );
-}
-
-/** Events of the SDK's kept in this origin's localStorage (batches and partial batches, every client). */
-function storedEvents(page: Page): Promise<number> {
-  return page.evaluate(() =>
-    Object.keys(localStorage)
-      .filter((key) => key.startsWith('odp-sdk:'))
-      .reduce((sum, key) => sum + (JSON.parse(localStorage.getItem(key)!) as unknown[]).length, 0),
-  );
-}
-
-/** Waits until `n` distinct events tagged `tag` arrived (copies with the same id may come too). */
-async function distinctArrived(collector: Collector, tag: string, n: number, timeoutMs = 15_000): Promise<void> {
-  const count = () => new Set(collector.events.filter((event) => event.action === tag).map((event) => event.data.idempotence_id)).size;
-  for (let waited = 0; count() < n; waited += 50) {
-    if (waited > timeoutMs) throw new Error(`only ${count()} of ${n} distinct '${tag}' events arrived within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Every event tagged `tag` arrived, and every duplicate is a copy of one with the same id and content. */
-function assertAllOnce(collector: Collector, tag: string, expected: number): { received: number; duplicates: number } {
-  const tagged = collector.events.filter((event) => event.action === tag);
-  const byId = new Map<unknown, string>();
-  for (const event of tagged) {
-    const json = JSON.stringify(event);
-    const seen = byId.get(event.data.idempotence_id);
-    assert.ok(seen === undefined || seen === json, `a duplicate id with other content: ${json}`);
-    byId.set(event.data.idempotence_id, json);
-  }
-  const indexes = new Set(tagged.map((event) => event.data.i));
-  assert.equal(byId.size, expected, `distinct ids of '${tag}'`);
-  assert.equal(indexes.size, expected, `distinct events of '${tag}'`);
-  return { received: tagged.length, duplicates: tagged.length - byId.size };
-}
-
-const RETRY_AFTER = { status: 503, retryAfter: '2' };
-
-test('503 + Retry-After, page reloaded: nothing is sent over the server at page hide, and all 20 arrive after the reload once it recovers', async () => {
-  await withWorld(async (collector, context, logs) => {
-    // Long enough that no retry falls inside the test's own steps: the lane waits it out, whole.
-    collector.setFaults({ status: 503, retryAfter: '5' });
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-    const page = await openPage(context, url, logs);
-    await page.waitForFunction(() => window.odpClient.stats().requests === 1 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
-    assert.deepEqual(await sendMany(page, 20, 'reload'), Array(20).fill(null));
-    await page.waitForFunction(() => window.odpClient.stats().pending === 21, undefined, { timeout: 10_000 });
-    assert.equal(await storedEvents(page), 21);
-    const requestsBefore = collector.batches.length;
-    await page.reload();
-    await waitForClient(page);
-    // The new page took the 21 over and honours the 2 s the server asked for: no request yet, all still stored.
-    assert.equal(collector.batches.length, requestsBefore, 'no request went out over the Retry-After at page hide or reload');
-    assert.equal(await storedEvents(page), 22);
-    collector.setFaults({});
-    await expectEvents(collector, 22, 15_000, logs);
-    const figures = assertAllOnce(collector, 'reload', 20);
-    await page.waitForFunction(() => Object.keys(localStorage).every((key) => !key.startsWith('odp-sdk:')), undefined, { timeout: 5000 });
-    console.log(`# reload under 503 + Retry-After: 20 sent, ${figures.received} received, ${figures.duplicates} duplicates (same id); ${describeCollector(collector)}`);
+describe("a page's life and death in Chromium", { skip: browserSkip, timeout: 5 * 60_000 }, () => {
+  before(async () => {
+    [browser, site] = await Promise.all([launchChromium(), startStaticServer()]);
   });
-});
-
-test('two tabs: the first is closed while the server fails; the second takes its events over (one tab wins) and all arrive', async () => {
-  await withWorld(async (collector, context, logs) => {
-    collector.setFaults(RETRY_AFTER);
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-    const first = await openPage(context, url, logs);
-    await sendMany(first, 20, 'tabs');
-    await first.waitForFunction(() => window.odpClient.stats().requests >= 3 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
-    const second = await openPage(context, url, logs);
-    await sendMany(second, 5, 'second');
-    // While the first tab lives, the second leaves its events alone.
-    assert.equal(await second.evaluate(() => window.odpClient.stats().pending), 6);
-    await first.close({ runBeforeUnload: true });
-    await second.waitForFunction(() => window.odpClient.stats().pending >= 27, undefined, { timeout: 10_000 });
-    collector.setFaults({});
-    await expectEvents(collector, 27, 20_000, logs); // 21 from the first tab, 6 from the second
-    const tabs = assertAllOnce(collector, 'tabs', 20);
-    assertAllOnce(collector, 'second', 5);
-    console.log(`# two tabs, first closed under 503: 20 + 5 sent, ${tabs.received} + 5 received, ${tabs.duplicates} duplicates; ${describeCollector(collector)}`);
+  after(async () => {
+    await Promise.all([browser?.close(), site?.close()]);
   });
-});
 
-test('two clients on one page: each keeps its own stored events; a reload takes both over, none twice', async () => {
-  await withWorld(async (collector, context, logs) => {
-    collector.setFaults(RETRY_AFTER);
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-    const page = await openPage(context, url, logs);
-    await page.evaluate(
-      ({ collectorUrl }) => {
-        window.secondClient = window.odpSdk.createInstance({
-          sdkKey: 'BrowserTestKey',
-          datafileUrlTemplate: `${collectorUrl}/datafiles/{sdkKey}.json`,
-          odp: { flushIntervalMs: 50 },
-        });
-      },
-      { collectorUrl: collector.url },
-    );
-    await page.waitForFunction(() => window.secondClient!.isReady());
-    await sendMany(page, 10, 'one');
-    await sendMany(page, 10, 'two', 'secondClient');
-    await page.waitForFunction(
-      () => window.odpClient.stats().requests >= 2 && window.secondClient!.stats().requests >= 1 && window.odpClient.stats().inFlight + window.secondClient!.stats().inFlight === 0,
-      undefined,
-      { timeout: 10_000 },
-    );
-    // One stored note per client: neither overwrote the other's entries.
-    const owners = await page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk~')).length);
-    assert.equal(owners, 2);
-    assert.equal(await storedEvents(page), 21);
-    collector.setFaults({});
-    await page.reload();
-    await waitForClient(page);
-    await expectEvents(collector, 22, 15_000, logs);
-    const one = assertAllOnce(collector, 'one', 10);
-    const two = assertAllOnce(collector, 'two', 10);
-    assert.equal(one.duplicates + two.duplicates, 0, 'nothing was delivered before the reload, so nothing may arrive twice');
-  });
-});
+  async function withWorld(fn: (collector: Collector, context: BrowserContext, logs: string[]) => Promise<void>): Promise<void> {
+    const collector = await startCollector();
+    const context = await browser.newContext();
+    const logs: string[] = [];
+    try {
+      await fn(collector, context, logs);
+    } catch (error) {
+      (error as Error).message += `\ncollector: ${describeCollector(collector)}\npage console:\n${logs.slice(-40).join('\n')}`;
+      throw error;
+    } finally {
+      await context.close();
+      await collector.close();
+    }
+  }
 
-test('a page left while its request is on the wire: the keep-alive hand-off stays stored (unconfirmed) and the next load sends it again with the same ids', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-    const page = await openPage(context, url, logs);
-    await expectEvents(collector, 1, 10_000, logs);
-    collector.setFaults({ latencyMs: 1500 });
-    await sendMany(page, 10, 'handoff');
-    await page.waitForFunction(() => window.odpClient.stats().inFlight === 10, undefined, { timeout: 5000 });
-    assert.equal(await storedEvents(page), 10, 'in flight, yet stored until a 2xx is seen');
-    await page.goto(`${site.url}/blank.html`);
-    await expectEvents(collector, 11, 10_000, logs); // the browser delivered the hand-off after the page went
-    assert.equal(await storedEvents(page), 10, 'the page never saw that 2xx: its events stay stored');
-    collector.setFaults({});
+  async function openPage(context: BrowserContext, url: string, logs: string[]): Promise<Page> {
+    const page = await context.newPage();
+    page.on('console', (message) => logs.push(`${message.type()}: ${message.text()}`));
+    page.on('pageerror', (error) => logs.push(`pageerror: ${error.message}`));
     await page.goto(url);
     await waitForClient(page);
-    await page.waitForFunction(() => window.odpClient.stats().delivered >= 11, undefined, { timeout: 10_000 });
-    const figures = assertAllOnce(collector, 'handoff', 10);
-    assert.equal(figures.duplicates, 10, 'at-least-once: sent again, with the same ids');
-    console.log(`# hand-off then reload: 10 sent, ${figures.received} received (${figures.duplicates} duplicates, same ids)`);
-  });
-});
+    return page;
+  }
 
-test('keep-alive budget: queued batches (in no backoff) leave at page hide in chunks under 64 KiB; the rest on the next load', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', odp: JSON.stringify({ maxConcurrentRequests: 1, batchSize: 10 }) });
-    const page = await openPage(context, url, logs);
-    await expectEvents(collector, 1, 10_000, logs);
-    collector.setFaults({ latencyMs: 800 });
-    await sendMany(page, 120, 'budget', 'odpClient', 1000);
-    await page.waitForFunction(() => window.odpClient.stats().inFlight === 10, undefined, { timeout: 5000 });
-    await page.goto(`${site.url}/blank.html`);
-    await distinctArrived(collector, 'budget', 30); // the batch on the wire, and keep-alive chunks sent at hide
-    collector.setFaults({});
-    const atHide = new Set(collector.events.filter((event) => event.action === 'budget').map((event) => event.data.i)).size;
-    await page.goto(url);
-    await waitForClient(page);
-    await distinctArrived(collector, 'budget', 120);
-    await page.waitForFunction(() => window.odpClient.stats().pending === 0, undefined, { timeout: 10_000 });
-    const figures = assertAllOnce(collector, 'budget', 120);
-    const largest = Math.max(...collector.batches.map((batch) => Buffer.byteLength(batch.body)));
-    assert.ok(largest <= 65_536, `largest body ${largest}`);
-    assert.ok(atHide > 10 && atHide < 120, `some, not all, went at page hide (${atHide})`);
-    console.log(`# keep-alive budget: 120 × 1 KB, ${atHide} at page hide, ${figures.received} received in all, ${figures.duplicates} duplicates (same ids), largest body ${largest} B`);
-  });
-});
+  function sendMany(page: Page, n: number, tag: string, client: 'odpClient' | 'secondClient' = 'odpClient', padding = 0): Promise<Array<string | null>> {
+    return page.evaluate(
+      ({ n, tag, client, padding }) =>
+        Array.from({ length: n }, (_, i) => window[client]!.sendOdpEvent({ action: tag, identifiers: { fs_user_id: `u${i}` }, data: { i, pad: 'x'.repeat(padding) } })?.code ?? null),
+      { n, tag, client, padding },
+    );
+  }
 
-test('offline through a reload: the next load sends the stored events with their original ids', async () => {
-  await withWorld(async (collector, context, logs) => {
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-    const page = await openPage(context, url, logs);
-    await expectEvents(collector, 1, 10_000, logs);
-    await context.setOffline(true);
-    await sendMany(page, 12, 'offline');
-    await page.waitForFunction(() => window.odpClient.stats().pending === 12, undefined, { timeout: 5000 });
-    const ids = await page.evaluate(() =>
+  /** Events of the SDK's kept in this origin's localStorage (batches and partial batches, every client). */
+  function storedEvents(page: Page): Promise<number> {
+    return page.evaluate(() =>
       Object.keys(localStorage)
         .filter((key) => key.startsWith('odp-sdk:'))
-        .flatMap((key) => (JSON.parse(localStorage.getItem(key)!) as Array<{ data: { idempotence_id: string } }>).map((event) => event.data.idempotence_id)),
+        .reduce((sum, key) => sum + (JSON.parse(localStorage.getItem(key)!) as unknown[]).length, 0),
     );
-    assert.equal(ids.length, 12);
-    assert.equal(collector.batches.length, 1, 'no request while offline');
-    await page.goto(`${site.url}/blank.html`).catch(() => {}); // offline: the navigation itself may fail
-    await context.setOffline(false);
-    await page.goto(url);
-    await waitForClient(page);
-    await distinctArrived(collector, 'offline', 12);
-    assertAllOnce(collector, 'offline', 12);
-    const received = collector.events.filter((event) => event.action === 'offline').map((event) => event.data.idempotence_id);
-    assert.deepEqual([...new Set(received)].sort(), [...ids].sort());
+  }
+
+  /** Waits until `n` distinct events tagged `tag` arrived (copies with the same id may come too). */
+  async function distinctArrived(collector: Collector, tag: string, n: number, timeoutMs = 15_000): Promise<void> {
+    const count = () => new Set(collector.events.filter((event) => event.action === tag).map((event) => event.data.idempotence_id)).size;
+    for (let waited = 0; count() < n; waited += 50) {
+      if (waited > timeoutMs) throw new Error(`only ${count()} of ${n} distinct '${tag}' events arrived within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Every event tagged `tag` arrived, and every duplicate is a copy of one with the same id and content. */
+  function assertAllOnce(collector: Collector, tag: string, expected: number): { received: number; duplicates: number } {
+    const tagged = collector.events.filter((event) => event.action === tag);
+    const byId = new Map<unknown, string>();
+    for (const event of tagged) {
+      const json = JSON.stringify(event);
+      const seen = byId.get(event.data.idempotence_id);
+      assert.ok(seen === undefined || seen === json, `a duplicate id with other content: ${json}`);
+      byId.set(event.data.idempotence_id, json);
+    }
+    const indexes = new Set(tagged.map((event) => event.data.i));
+    assert.equal(byId.size, expected, `distinct ids of '${tag}'`);
+    assert.equal(indexes.size, expected, `distinct events of '${tag}'`);
+    return { received: tagged.length, duplicates: tagged.length - byId.size };
+  }
+
+  const RETRY_AFTER = { status: 503, retryAfter: '2' };
+
+  test('503 + Retry-After, page reloaded: nothing is sent over the server at page hide, and all 20 arrive after the reload once it recovers', async () => {
+    await withWorld(async (collector, context, logs) => {
+      // Long enough that no retry falls inside the test's own steps: the lane waits it out, whole.
+      collector.setFaults({ status: 503, retryAfter: '5' });
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
+      const page = await openPage(context, url, logs);
+      await page.waitForFunction(() => window.odpClient.stats().requests === 1 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
+      assert.deepEqual(await sendMany(page, 20, 'reload'), Array(20).fill(null));
+      await page.waitForFunction(() => window.odpClient.stats().pending === 21, undefined, { timeout: 10_000 });
+      assert.equal(await storedEvents(page), 21);
+      const requestsBefore = collector.batches.length;
+      await page.reload();
+      await waitForClient(page);
+      // The new page took the 21 over and honours the 2 s the server asked for: no request yet, all still stored.
+      assert.equal(collector.batches.length, requestsBefore, 'no request went out over the Retry-After at page hide or reload');
+      assert.equal(await storedEvents(page), 22);
+      collector.setFaults({});
+      await expectEvents(collector, 22, 15_000, logs);
+      const figures = assertAllOnce(collector, 'reload', 20);
+      await page.waitForFunction(() => Object.keys(localStorage).every((key) => !key.startsWith('odp-sdk:')), undefined, { timeout: 5000 });
+      console.log(`# reload under 503 + Retry-After: 20 sent, ${figures.received} received, ${figures.duplicates} duplicates (same id); ${describeCollector(collector)}`);
+    });
+  });
+
+  test('two tabs: the first is closed while the server fails; the second takes its events over (one tab wins) and all arrive', async () => {
+    await withWorld(async (collector, context, logs) => {
+      collector.setFaults(RETRY_AFTER);
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
+      const first = await openPage(context, url, logs);
+      await sendMany(first, 20, 'tabs');
+      await first.waitForFunction(() => window.odpClient.stats().requests >= 3 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
+      const second = await openPage(context, url, logs);
+      await sendMany(second, 5, 'second');
+      // While the first tab lives, the second leaves its events alone.
+      assert.equal(await second.evaluate(() => window.odpClient.stats().pending), 6);
+      await first.close({ runBeforeUnload: true });
+      await second.waitForFunction(() => window.odpClient.stats().pending >= 27, undefined, { timeout: 10_000 });
+      collector.setFaults({});
+      await expectEvents(collector, 27, 20_000, logs); // 21 from the first tab, 6 from the second
+      const tabs = assertAllOnce(collector, 'tabs', 20);
+      assertAllOnce(collector, 'second', 5);
+      console.log(`# two tabs, first closed under 503: 20 + 5 sent, ${tabs.received} + 5 received, ${tabs.duplicates} duplicates; ${describeCollector(collector)}`);
+    });
+  });
+
+  test('two clients on one page: each keeps its own stored events; a reload takes both over, none twice', async () => {
+    await withWorld(async (collector, context, logs) => {
+      collector.setFaults(RETRY_AFTER);
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
+      const page = await openPage(context, url, logs);
+      await page.evaluate(
+        ({ collectorUrl }) => {
+          window.secondClient = window.odpSdk.createInstance({
+            sdkKey: 'BrowserTestKey',
+            datafileUrlTemplate: `${collectorUrl}/datafiles/{sdkKey}.json`,
+            odp: { flushIntervalMs: 50 },
+          });
+        },
+        { collectorUrl: collector.url },
+      );
+      await page.waitForFunction(() => window.secondClient!.isReady());
+      await sendMany(page, 10, 'one');
+      await sendMany(page, 10, 'two', 'secondClient');
+      await page.waitForFunction(
+        () => window.odpClient.stats().requests >= 2 && window.secondClient!.stats().requests >= 1 && window.odpClient.stats().inFlight + window.secondClient!.stats().inFlight === 0,
+        undefined,
+        { timeout: 10_000 },
+      );
+      // One stored note per client: neither overwrote the other's entries.
+      const owners = await page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk~')).length);
+      assert.equal(owners, 2);
+      assert.equal(await storedEvents(page), 21);
+      collector.setFaults({});
+      await page.reload();
+      await waitForClient(page);
+      await expectEvents(collector, 22, 15_000, logs);
+      const one = assertAllOnce(collector, 'one', 10);
+      const two = assertAllOnce(collector, 'two', 10);
+      assert.equal(one.duplicates + two.duplicates, 0, 'nothing was delivered before the reload, so nothing may arrive twice');
+    });
+  });
+
+  test('a page left while its request is on the wire: the keep-alive hand-off stays stored (unconfirmed) and the next load sends it again with the same ids', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
+      const page = await openPage(context, url, logs);
+      await expectEvents(collector, 1, 10_000, logs);
+      collector.setFaults({ latencyMs: 1500 });
+      await sendMany(page, 10, 'handoff');
+      await page.waitForFunction(() => window.odpClient.stats().inFlight === 10, undefined, { timeout: 5000 });
+      assert.equal(await storedEvents(page), 10, 'in flight, yet stored until a 2xx is seen');
+      await page.goto(`${site.url}/blank.html`);
+      await expectEvents(collector, 11, 10_000, logs); // the browser delivered the hand-off after the page went
+      assert.equal(await storedEvents(page), 10, 'the page never saw that 2xx: its events stay stored');
+      collector.setFaults({});
+      await page.goto(url);
+      await waitForClient(page);
+      await page.waitForFunction(() => window.odpClient.stats().delivered >= 11, undefined, { timeout: 10_000 });
+      const figures = assertAllOnce(collector, 'handoff', 10);
+      assert.equal(figures.duplicates, 10, 'at-least-once: sent again, with the same ids');
+      console.log(`# hand-off then reload: 10 sent, ${figures.received} received (${figures.duplicates} duplicates, same ids)`);
+    });
+  });
+
+  test('keep-alive budget: queued batches (in no backoff) leave at page hide in chunks under 64 KiB; the rest on the next load', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', odp: JSON.stringify({ maxConcurrentRequests: 1, batchSize: 10 }) });
+      const page = await openPage(context, url, logs);
+      await expectEvents(collector, 1, 10_000, logs);
+      collector.setFaults({ latencyMs: 800 });
+      await sendMany(page, 120, 'budget', 'odpClient', 1000);
+      await page.waitForFunction(() => window.odpClient.stats().inFlight === 10, undefined, { timeout: 5000 });
+      await page.goto(`${site.url}/blank.html`);
+      await distinctArrived(collector, 'budget', 30); // the batch on the wire, and keep-alive chunks sent at hide
+      collector.setFaults({});
+      const atHide = new Set(collector.events.filter((event) => event.action === 'budget').map((event) => event.data.i)).size;
+      await page.goto(url);
+      await waitForClient(page);
+      await distinctArrived(collector, 'budget', 120);
+      await page.waitForFunction(() => window.odpClient.stats().pending === 0, undefined, { timeout: 10_000 });
+      const figures = assertAllOnce(collector, 'budget', 120);
+      const largest = Math.max(...collector.batches.map((batch) => Buffer.byteLength(batch.body)));
+      assert.ok(largest <= 65_536, `largest body ${largest}`);
+      assert.ok(atHide > 10 && atHide < 120, `some, not all, went at page hide (${atHide})`);
+      console.log(`# keep-alive budget: 120 × 1 KB, ${atHide} at page hide, ${figures.received} received in all, ${figures.duplicates} duplicates (same ids), largest body ${largest} B`);
+    });
+  });
+
+  test('offline through a reload: the next load sends the stored events with their original ids', async () => {
+    await withWorld(async (collector, context, logs) => {
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
+      const page = await openPage(context, url, logs);
+      await expectEvents(collector, 1, 10_000, logs);
+      await context.setOffline(true);
+      await sendMany(page, 12, 'offline');
+      await page.waitForFunction(() => window.odpClient.stats().pending === 12, undefined, { timeout: 5000 });
+      const ids = await page.evaluate(() =>
+        Object.keys(localStorage)
+          .filter((key) => key.startsWith('odp-sdk:'))
+          .flatMap((key) => (JSON.parse(localStorage.getItem(key)!) as Array<{ data: { idempotence_id: string } }>).map((event) => event.data.idempotence_id)),
+      );
+      assert.equal(ids.length, 12);
+      assert.equal(collector.batches.length, 1, 'no request while offline');
+      await page.goto(`${site.url}/blank.html`).catch(() => {}); // offline: the navigation itself may fail
+      await context.setOffline(false);
+      await page.goto(url);
+      await waitForClient(page);
+      await distinctArrived(collector, 'offline', 12);
+      assertAllOnce(collector, 'offline', 12);
+      const received = collector.events.filter((event) => event.action === 'offline').map((event) => event.data.idempotence_id);
+      assert.deepEqual([...new Set(received)].sort(), [...ids].sort());
+    });
   });
 });

@@ -1,9 +1,9 @@
 // Opt-out and the Global Privacy Control signal in real Chromium: the choice outlives a reload and
 // is applied before anything is sent; opting out clears what was stored.
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describeCollector, exampleUrl, expectEvents, launchChromium, startCollector, startStaticServer, waitForClient, type Collector, type StaticServer } from './support';
+import { browserSkip, describeCollector, exampleUrl, expectEvents, launchChromium, startCollector, startStaticServer, waitForClient, type Collector, type StaticServer } from './support';
 
 interface PageClient {
   sendOdpEvent(event: object): { code: string } | null;
@@ -17,80 +17,82 @@ declare const window: { odpClient: PageClient };
 let browser: Browser;
 let site: StaticServer;
 
-before(async () => {
-  [browser, site] = await Promise.all([launchChromium(), startStaticServer()]);
-});
-after(async () => {
-  await Promise.all([browser?.close(), site?.close()]);
-});
-
-async function withWorld(fn: (collector: Collector, context: BrowserContext, logs: string[]) => Promise<void>): Promise<void> {
-  const collector = await startCollector();
-  const context = await browser.newContext();
-  const logs: string[] = [];
-  try {
-    await fn(collector, context, logs);
-  } catch (error) {
-    (error as Error).message += `\ncollector: ${describeCollector(collector)}\npage console:\n${logs.slice(-30).join('\n')}`;
-    throw error;
-  } finally {
-    await context.close();
-    await collector.close();
-  }
-}
-
-async function openPage(context: BrowserContext, url: string, logs: string[]): Promise<Page> {
-  const page = await context.newPage();
-  page.on('console', (message) => logs.push(`${message.type()}: ${message.text()}`));
-  await page.goto(url);
-  await waitForClient(page);
-  return page;
-}
-
-const sdkKeys = (page: Page) => page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk') || key === 'optimizely-vuid').sort());
-
-test('opting out discards what was stored and the visitor id; the choice outlives a reload and applies before anything is sent', async () => {
-  await withWorld(async (collector, context, logs) => {
-    collector.setFaults({ status: 503, retryAfter: '30' });
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { flushIntervalMs: '50' });
-    const page = await openPage(context, url, logs);
-    await page.evaluate(() => {
-      for (let i = 0; i < 10; i++) window.odpClient.sendOdpEvent({ action: 'stored', identifiers: { fs_user_id: `u${i}` } });
-    });
-    await page.waitForFunction(() => window.odpClient.stats().pending === 12 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
-    assert.ok((await sdkKeys(page)).some((key) => key.startsWith('odp-sdk:')), 'events are stored while the server fails');
-    assert.ok((await sdkKeys(page)).includes('optimizely-vuid'));
-    await page.evaluate(() => window.odpClient.setOptOut(true));
-    const stats = await page.evaluate(() => window.odpClient.stats());
-    assert.equal(stats.droppedByReason.optedOut, 12, 'client_initialized, the pageview and 10 events');
-    assert.deepEqual(await sdkKeys(page), ['odp-sdk-opt-out'], 'nothing kept but the choice itself');
-    collector.reset();
-    collector.setFaults({});
-    await page.reload();
-    await waitForClient(page);
-    assert.equal(await page.evaluate(() => window.odpClient.isOptedOut()), true);
-    assert.equal(await page.evaluate(() => window.odpClient.getVuid()), null);
-    assert.equal(await page.evaluate(() => window.odpClient.sendOdpEvent({ action: 'x', identifiers: { fs_user_id: 'u' } })?.code), 'optedOut');
-    await page.evaluate(() => window.odpClient.setOptOut(false));
-    await page.evaluate(() => window.odpClient.sendOdpEvent({ action: 'back', identifiers: { fs_user_id: 'u' } }));
-    await expectEvents(collector, 2, 10_000, logs); // client_initialized for the new visitor id, and 'back'
-    assert.deepEqual(collector.events.map((event) => event.action).sort(), ['back', 'client_initialized'], 'nothing was sent while opted out (not even the pageview)');
+describe('privacy in Chromium', { skip: browserSkip, timeout: 2 * 60_000 }, () => {
+  before(async () => {
+    [browser, site] = await Promise.all([launchChromium(), startStaticServer()]);
   });
-});
+  after(async () => {
+    await Promise.all([browser?.close(), site?.close()]);
+  });
 
-test('honorGlobalPrivacyControl: a browser sending GPC starts opted out, before anything is sent', async () => {
-  await withWorld(async (collector, context, logs) => {
-    // As a string: the browser runs it before any page script (a function would carry tsx's helpers).
-    await context.addInitScript({ content: "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true });" });
-    // Sent at once if it were sent at all: before the second page even opens.
-    const url = exampleUrl(site, collector, 'script-tag/index.html', { flushIntervalMs: '0', config: JSON.stringify({ honorGlobalPrivacyControl: true }) });
-    const page = await openPage(context, url, logs);
-    assert.equal(await page.evaluate(() => (navigator as { globalPrivacyControl?: boolean }).globalPrivacyControl), true);
-    assert.equal(await page.evaluate(() => window.odpClient.isOptedOut()), true);
-    await page.evaluate(() => window.odpClient.sendOdpEvent({ action: 'gpc', identifiers: { fs_user_id: 'u' } }));
-    const other = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
-    await expectEvents(collector, 1, 10_000, logs); // only the pageview of the page that does not honour GPC
-    assert.deepEqual(collector.events.map((event) => event.action), ['pageview']);
-    await other.close();
+  async function withWorld(fn: (collector: Collector, context: BrowserContext, logs: string[]) => Promise<void>): Promise<void> {
+    const collector = await startCollector();
+    const context = await browser.newContext();
+    const logs: string[] = [];
+    try {
+      await fn(collector, context, logs);
+    } catch (error) {
+      (error as Error).message += `\ncollector: ${describeCollector(collector)}\npage console:\n${logs.slice(-30).join('\n')}`;
+      throw error;
+    } finally {
+      await context.close();
+      await collector.close();
+    }
+  }
+
+  async function openPage(context: BrowserContext, url: string, logs: string[]): Promise<Page> {
+    const page = await context.newPage();
+    page.on('console', (message) => logs.push(`${message.type()}: ${message.text()}`));
+    await page.goto(url);
+    await waitForClient(page);
+    return page;
+  }
+
+  const sdkKeys = (page: Page) => page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk') || key === 'optimizely-vuid').sort());
+
+  test('opting out discards what was stored and the visitor id; the choice outlives a reload and applies before anything is sent', async () => {
+    await withWorld(async (collector, context, logs) => {
+      collector.setFaults({ status: 503, retryAfter: '30' });
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { flushIntervalMs: '50' });
+      const page = await openPage(context, url, logs);
+      await page.evaluate(() => {
+        for (let i = 0; i < 10; i++) window.odpClient.sendOdpEvent({ action: 'stored', identifiers: { fs_user_id: `u${i}` } });
+      });
+      await page.waitForFunction(() => window.odpClient.stats().pending === 12 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
+      assert.ok((await sdkKeys(page)).some((key) => key.startsWith('odp-sdk:')), 'events are stored while the server fails');
+      assert.ok((await sdkKeys(page)).includes('optimizely-vuid'));
+      await page.evaluate(() => window.odpClient.setOptOut(true));
+      const stats = await page.evaluate(() => window.odpClient.stats());
+      assert.equal(stats.droppedByReason.optedOut, 12, 'client_initialized, the pageview and 10 events');
+      assert.deepEqual(await sdkKeys(page), ['odp-sdk-opt-out'], 'nothing kept but the choice itself');
+      collector.reset();
+      collector.setFaults({});
+      await page.reload();
+      await waitForClient(page);
+      assert.equal(await page.evaluate(() => window.odpClient.isOptedOut()), true);
+      assert.equal(await page.evaluate(() => window.odpClient.getVuid()), null);
+      assert.equal(await page.evaluate(() => window.odpClient.sendOdpEvent({ action: 'x', identifiers: { fs_user_id: 'u' } })?.code), 'optedOut');
+      await page.evaluate(() => window.odpClient.setOptOut(false));
+      await page.evaluate(() => window.odpClient.sendOdpEvent({ action: 'back', identifiers: { fs_user_id: 'u' } }));
+      await expectEvents(collector, 2, 10_000, logs); // client_initialized for the new visitor id, and 'back'
+      assert.deepEqual(collector.events.map((event) => event.action).sort(), ['back', 'client_initialized'], 'nothing was sent while opted out (not even the pageview)');
+    });
+  });
+
+  test('honorGlobalPrivacyControl: a browser sending GPC starts opted out, before anything is sent', async () => {
+    await withWorld(async (collector, context, logs) => {
+      // As a string: the browser runs it before any page script (a function would carry tsx's helpers).
+      await context.addInitScript({ content: "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true });" });
+      // Sent at once if it were sent at all: before the second page even opens.
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { flushIntervalMs: '0', config: JSON.stringify({ honorGlobalPrivacyControl: true }) });
+      const page = await openPage(context, url, logs);
+      assert.equal(await page.evaluate(() => (navigator as { globalPrivacyControl?: boolean }).globalPrivacyControl), true);
+      assert.equal(await page.evaluate(() => window.odpClient.isOptedOut()), true);
+      await page.evaluate(() => window.odpClient.sendOdpEvent({ action: 'gpc', identifiers: { fs_user_id: 'u' } }));
+      const other = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
+      await expectEvents(collector, 1, 10_000, logs); // only the pageview of the page that does not honour GPC
+      assert.deepEqual(collector.events.map((event) => event.action), ['pageview']);
+      await other.close();
+    });
   });
 });

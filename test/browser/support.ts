@@ -1,5 +1,6 @@
 // Shared by the browser tests: a static server for the repository (pages on one origin), the
 // collector on another port (so every POST is cross-origin, with a preflight), and Chromium.
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -59,9 +60,23 @@ export async function startStaticServer(): Promise<StaticServer> {
 }
 
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
+/** The system's Chromium: CHROMIUM_PATH, or Debian's package. The tests never download or install one. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/** CI (`.ci/run` sets CI=true and installs Chromium): a missing browser is a failure there, not a skip. */
+const IN_CI = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
+const MISSING = `no Chromium at ${CHROMIUM_PATH}: install Debian's chromium package or set CHROMIUM_PATH`;
 
-export function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, ...options });
+/**
+ * node:test's `skip` for a browser suite: the reason when Chromium is missing here (said loudly),
+ * undefined when the suite must run (Chromium found, or CI, where launchChromium then fails).
+ */
+export const browserSkip: string | undefined = existsSync(CHROMIUM_PATH) || IN_CI ? undefined : MISSING;
+if (browserSkip) console.error(`\n!! BROWSER TESTS SKIPPED: ${browserSkip}\n`);
+
+export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(`${MISSING} (CI is set, so a missing browser fails the run)`);
+  // A bounded launch: a browser that cannot start fails its file in seconds instead of hanging it.
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000, ...options });
 }
 
 /** The example pages take the collector's address (and more) from the query string. */
@@ -90,12 +105,29 @@ export function describeCollector(collector: Collector): string {
   return JSON.stringify({ ...collector.stats(), batchStatuses: collector.batches.map((batch) => batch.status) });
 }
 
+/**
+ * Waits until the page's client holds nothing: none queued, none in flight, none journaled. After
+ * that nothing more can reach the collector from this page, so counts are final.
+ */
+export async function waitForIdle(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const stats = (window as unknown as { odpClient: { stats(): { queued: number; inFlight: number } } }).odpClient.stats();
+      // Stored batches are kept until a 2xx for them was seen (journal entries `odp-sdk:…`).
+      const journaled = Object.keys(localStorage).some((key) => key.startsWith('odp-sdk:'));
+      return stats.queued === 0 && stats.inFlight === 0 && !journaled;
+    },
+    undefined,
+    { timeout: 10_000 },
+  );
+}
+
 /** Distinct idempotence ids among the events received. */
 export function distinctIds(collector: Collector): number {
   return new Set(collector.events.map((event) => event.data.idempotence_id)).size;
 }
 
-/** Resolves after `ms`, for the few places where nothing can be awaited (proving that nothing more arrives). */
+/** Resolves after `ms`: only for a window in which something must NOT happen (a slow machine only shortens what it sees). */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export { startCollector };

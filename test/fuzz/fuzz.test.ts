@@ -4,11 +4,11 @@
 // with an independent reading of the contract on what is valid, and valid events must still reach
 // the collector afterwards. Run counts are fixed (FUZZ_RUNS scales them) so the file stays well under 60 s.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { startCollector, type Collector } from '../../collector/src/collector';
 import { createInstance, OdpError, type OdpClient } from '../../src/index';
-import { API_KEY, captureLogger, fixtureDatafile, until } from '../support/helpers';
+import { API_KEY, captureLogger, fixtureDatafile, until, type CapturedLogger } from '../support/helpers';
 import { envInt } from '../support/chaos';
 
 const RUNS = envInt('FUZZ_RUNS', 1_000);
@@ -144,14 +144,17 @@ function checkResult(result: unknown, valid: boolean): void {
   assert.ok(!valid, `a valid event was refused: ${result.code}: ${result.message}`);
 }
 
-describe('fuzz: sendOdpEvent parameters', () => {
+describe('fuzz: sendOdpEvent parameters', { timeout: 120_000 }, () => {
+  // Each run gets its own collector and client, so each test's delivery check sees only its events.
   let collector: Collector;
   let client: OdpClient;
-  const logger = captureLogger();
-  const counts = { object: 0, positional: 0, accepted: 0 };
+  let logger: CapturedLogger;
+  let accepted = 0;
 
-  before(async () => {
+  beforeEach(async () => {
     collector = await startCollector();
+    logger = captureLogger();
+    accepted = 0;
     client = createInstance({
       datafile: fixtureDatafile(collector.url),
       logger,
@@ -159,28 +162,43 @@ describe('fuzz: sendOdpEvent parameters', () => {
       odp: { flushIntervalMs: 10, initialBackoffMs: 5, maxBackoffMs: 50 },
     });
   });
-  after(async () => {
-    await client.close({ timeoutMs: 0 });
-    await collector.close();
+  afterEach(async () => {
+    await client?.close({ timeoutMs: 0 });
+    await collector?.close();
   });
 
-  test(`object form, ${RUNS} runs: never throws, answers null or a documented input error, agrees with the contract`, () => {
+  /** After a run: every accepted event was delivered, nothing was polluted, and valid events still flow. */
+  async function assertStillFlowing(form: string, runs: number): Promise<void> {
+    assert.ok(accepted > 0, 'the arbitraries produced some valid events');
+    const marker = client.sendOdpEvent('fullstack', 'after_fuzz', { fs_user_id: 'still-flowing' }, { ok: true });
+    assert.equal(marker, null);
+    await client.flush();
+    const stats = client.stats();
+    assert.equal(stats.accepted, accepted + 1);
+    assert.equal(stats.delivered, stats.accepted, `every accepted event was delivered (dropped: ${JSON.stringify(stats.droppedByReason)})`);
+    assert.equal(collector.stats().distinctIds, stats.accepted);
+    assert.ok(collector.events.some((e) => e.action === 'after_fuzz' && e.identifiers.fs_user_id === 'still-flowing'));
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype was not polluted');
+    assert.ok(!logger.text().includes(API_KEY));
+    console.log(`fuzz sendOdpEvent ${form}: runs=${runs} accepted=${accepted} delivered=${stats.delivered}`);
+  }
+
+  test(`object form, ${RUNS} runs: never throws, answers null or a documented input error, agrees with the contract; accepted events are delivered`, async () => {
     fc.assert(
       fc.property(fc.record({ type: typeArb, action: actionArb, identifiers: identifiersArb, data: dataArb }, { requiredKeys: [] }), (input) => {
-        counts.object++;
         const record = input as Record<string, unknown>;
         const result = client.sendOdpEvent(input as never);
-        if (result === null) counts.accepted++;
+        if (result === null) accepted++;
         checkResult(result, contractValid(record.type, record.action, record.identifiers, record.data));
       }),
       params(RUNS),
     );
+    await assertStillFlowing('object', RUNS);
   });
 
-  test(`positional form, ${RUNS} runs, with 0 to 6 arguments`, () => {
+  test(`positional form, ${RUNS} runs, with 0 to 6 arguments; accepted events are delivered`, async () => {
     fc.assert(
       fc.property(fc.tuple(typeArb, actionArb, identifiersArb, dataArb, anything, anything), fc.integer({ min: 0, max: 6 }), (all, n) => {
-        counts.positional++;
         const args = all.slice(0, n);
         // With an object first, the object form is meant (documented): judge it that way.
         const first = args[0];
@@ -196,27 +214,14 @@ describe('fuzz: sendOdpEvent parameters', () => {
             })()
           : contractValid(args[0], args[1], args[2], args[3]);
         const result = (client.sendOdpEvent as (...a: unknown[]) => unknown)(...args);
-        if (result === null) counts.accepted++;
+        if (result === null) accepted++;
         checkResult(result, valid);
       }),
       params(RUNS),
     );
+    await assertStillFlowing('positional', RUNS);
   });
 
-  test('valid arbitrary events were delivered, byte for byte, and valid events still flow', async () => {
-    assert.ok(counts.accepted > 0, 'the arbitraries produced some valid events');
-    const marker = client.sendOdpEvent('fullstack', 'after_fuzz', { fs_user_id: 'still-flowing' }, { ok: true });
-    assert.equal(marker, null);
-    await client.flush();
-    const stats = client.stats();
-    assert.equal(stats.accepted, counts.accepted + 1);
-    assert.equal(stats.delivered, stats.accepted, `every accepted event was delivered (dropped: ${JSON.stringify(stats.droppedByReason)})`);
-    assert.equal(collector.stats().distinctIds, stats.accepted);
-    assert.ok(collector.events.some((e) => e.action === 'after_fuzz' && e.identifiers.fs_user_id === 'still-flowing'));
-    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype was not polluted');
-    assert.ok(!logger.text().includes(API_KEY));
-    console.log(`fuzz sendOdpEvent: object=${counts.object} positional=${counts.positional} accepted=${counts.accepted} delivered=${stats.delivered}`);
-  });
 });
 
 // ---- datafiles ----
@@ -280,10 +285,9 @@ const datafileArb = fc.oneof(
   { arbitrary: hostile, weight: 1 },
 );
 
-describe('fuzz: the datafile', () => {
-  const counts = { direct: 0, ready: 0, integrated: 0, fetched: 0 };
-
+describe('fuzz: the datafile', { timeout: 120_000 }, () => {
   test(`${RUNS} arbitrary datafiles given directly (objects, JSON text, non-JSON): never throw, readiness and integration follow the contract`, async () => {
+    const counts = { direct: 0, ready: 0, integrated: 0 };
     await fc.assert(
       fc.asyncProperty(datafileArb, fc.boolean(), async (input, asText) => {
         counts.direct++;
@@ -317,15 +321,17 @@ describe('fuzz: the datafile', () => {
       }),
       params(RUNS),
     );
+    console.log(`fuzz datafile direct: ${counts.direct} (ready=${counts.ready}, integrated=${counts.integrated})`);
   });
 
   test(`${Math.max(20, Math.floor(RUNS / 10))} arbitrary bodies served as the fetched datafile: the client never throws, is ready only for a valid one`, async () => {
     const collector = await startCollector();
+    let fetched = 0;
     try {
       await fc.assert(
         fc.asyncProperty(fc.oneof(fc.json(), text, fc.jsonValue().map((v) => JSON.stringify(v) ?? 'null'), datafileArb.map(safeStringify)), async (body) => {
-          counts.fetched++;
-          const sdkKey = `fuzz${counts.fetched}`;
+          fetched++;
+          const sdkKey = `fuzz${fetched}`;
           collector.setDatafile(sdkKey, body);
           const logger = captureLogger();
           const client = createInstance({
@@ -368,7 +374,7 @@ describe('fuzz: the datafile', () => {
     }
   });
 
-  test('after all that, a valid datafile still works and valid events flow to the collector', async () => {
+  test('a valid datafile works and valid events flow to the collector', async () => {
     const collector = await startCollector();
     const client = createInstance({ datafile: JSON.stringify(fixtureDatafile(collector.url)), logger: captureLogger(), odp: { flushIntervalMs: 0 } });
     try {
@@ -381,7 +387,6 @@ describe('fuzz: the datafile', () => {
       await collector.close();
     }
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
-    console.log(`fuzz datafile: direct=${counts.direct} (ready=${counts.ready}, integrated=${counts.integrated}) fetched=${counts.fetched}`);
   });
 });
 

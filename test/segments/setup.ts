@@ -19,11 +19,12 @@ export async function withRig(
 ): Promise<void> {
   const collector = await startCollector(options.collector ?? {});
   const logger = captureLogger();
-  const client = createInstance({ datafile: fixtureDatafile(collector.url), logger, logLevel: 'debug', ...options.client });
+  let client: OdpClient | undefined;
   try {
+    client = createInstance({ datafile: fixtureDatafile(collector.url), logger, logLevel: 'debug', ...options.client });
     await fn({ collector, client, logger });
   } finally {
-    await client.close({ timeoutMs: 1000 });
+    await client?.close({ timeoutMs: 1000 });
     await collector.close();
   }
 }

@@ -1,13 +1,10 @@
-// Shared by the chaos and soak suites: a workload that knows what it sent, fault drivers that steer
-// the real collector, samplers for held events and RSS, and the accounting every scenario must pass.
-import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+// Shared by the chaos and soak suites: fault drivers that steer the real collector, paced traffic,
+// samplers for held events and RSS, and the summary line (the accounting is in ./accounting).
 import { startCollector, type Collector, type CollectorFaults, type ReceivedEvent } from '../../collector/src/collector';
 import { createInstance, type OdpClient } from '../../src/index';
-import type { DropReason, OdpClientConfig, OdpClientEvents, OdpStats } from '../../src/types';
-import { captureLogger, fixtureDatafile, type CapturedLogger } from './helpers';
-
-export const DROP_REASONS: DropReason[] = ['retriesExhausted', 'rejectedByServer', 'tooLarge', 'closed'];
+import type { OdpClientConfig } from '../../src/types';
+import { DROP_REASONS, type Accounting, type Ledger } from './accounting';
+import { captureLogger, fixtureDatafile, sleep, type CapturedLogger } from './helpers';
 
 /** An integer from the environment (e.g. CHAOS_EVENTS), or the fallback. */
 export function envInt(name: string, fallback: number): number {
@@ -17,8 +14,6 @@ export function envInt(name: string, fallback: number): number {
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
   return value;
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The collector side of a scenario. An outage really stops the server (connection refused) and
@@ -158,48 +153,11 @@ export class Sampler {
   }
 }
 
-/** What the test itself saw: every call it made and every listener payload. */
-export class Ledger {
-  attempted = 0;
-  /** seq → true when sendOdpEvent returned null. */
-  readonly accepted = new Set<number>();
-  readonly rejected = new Map<string, number>();
-  readonly dropped: Array<OdpClientEvents['dropped']> = [];
-  deliveredByListener = 0;
-
-  constructor(readonly client: OdpClient) {
-    client.on('dropped', (payload) => this.dropped.push(payload));
-    client.on('delivered', (payload) => {
-      this.deliveredByListener += payload.count;
-    });
-  }
-
-  /** Sends event number `seq`; its identifiers and data carry `seq` so the wire can be matched back. */
-  send(seq: number): void {
-    this.attempted++;
-    const result = this.client.sendOdpEvent({
-      action: 'chaos',
-      identifiers: { fs_user_id: `u${seq}`, email: `u${seq}@example.com` },
-      data: { seq, item: 'shirt', price: 50 },
-    });
-    if (result === null) this.accepted.add(seq);
-    else this.rejected.set(result.code, (this.rejected.get(result.code) ?? 0) + 1);
-  }
-
-  /** Steady traffic: `count` events from `from`, `perTick` of them every `tickMs`. */
-  async sendPaced(from: number, count: number, perTick: number, tickMs: number): Promise<void> {
-    for (let sent = 0; sent < count; sent += perTick) {
-      await this.sendMany(from + sent, Math.min(perTick, count - sent));
-      await sleep(tickMs);
-    }
-  }
-
-  /** Sends `count` events starting at `from`, yielding to I/O every `chunk` events. */
-  async sendMany(from: number, count: number, chunk = 100): Promise<void> {
-    for (let i = 0; i < count; i++) {
-      this.send(from + i);
-      if ((i + 1) % chunk === 0) await new Promise((resolve) => setImmediate(resolve));
-    }
+/** Steady traffic: `count` events from `from`, `perTick` of them every `tickMs`. */
+export async function sendPaced(ledger: Ledger, from: number, count: number, perTick: number, tickMs: number): Promise<void> {
+  for (let sent = 0; sent < count; sent += perTick) {
+    await ledger.sendMany(from + sent, Math.min(perTick, count - sent));
+    await sleep(tickMs);
   }
 }
 
@@ -212,91 +170,6 @@ export function chaosClient(host: CollectorHost, logger: CapturedLogger, odp: No
     closeTimeoutMs: 10_000,
     odp: { flushIntervalMs: 20, initialBackoffMs: 5, maxBackoffMs: 50, requestTimeoutMs: 2_000, ...odp },
   });
-}
-
-export interface Accounting {
-  stats: OdpStats;
-  wireEvents: number;
-  distinctIds: number;
-  duplicates: number;
-}
-
-/**
- * What reached the collector, kept compactly: per idempotence_id the event's seq and a digest of
- * its JSON. Duplicates are checked as they are added: same id → same seq, same bytes.
- */
-export class WireAudit {
-  events = 0;
-  duplicates = 0;
-  private readonly byId = new Map<string, { seq: number; digest: string }>();
-  private readonly seqs = new Set<number>();
-
-  constructor(private readonly accepted: Set<number>) {}
-
-  add(events: ReceivedEvent[]): void {
-    for (const event of events) {
-      this.events++;
-      const id = event.data.idempotence_id;
-      const seq = event.data.seq;
-      assert.equal(typeof id, 'string', 'every event on the wire has an idempotence_id');
-      assert.equal(typeof seq, 'number', 'every event on the wire carries the seq it was sent with');
-      assert.ok(this.accepted.has(seq as number), `seq ${String(seq)} on the wire was accepted by the client`);
-      const digest = createHash('sha1').update(JSON.stringify(event)).digest('base64');
-      const first = this.byId.get(id as string);
-      if (first === undefined) {
-        assert.ok(!this.seqs.has(seq as number), `seq ${String(seq)} went out under two idempotence_ids`);
-        this.byId.set(id as string, { seq: seq as number, digest });
-        this.seqs.add(seq as number);
-      } else {
-        this.duplicates++;
-        assert.equal(digest, first.digest, `a duplicate of ${String(id)} on the wire is a copy of the delivered event`);
-      }
-    }
-  }
-
-  get distinctIds(): number {
-    return this.byId.size;
-  }
-}
-
-/**
- * The promise of the SDK, checked after `close()`:
- * accepted == delivered + dropped; the wire's distinct idempotence_ids == delivered; every
- * duplicate on the wire is an exact copy of a delivered event (same id, same event);
- * every drop has a reason, a `dropped` listener payload and an error log line.
- */
-export function checkAccounting(ledger: Ledger, wire: ReceivedEvent[] | WireAudit, logger: CapturedLogger): Accounting {
-  const stats = ledger.client.stats();
-  assert.equal(stats.queued, 0, 'nothing is queued after close()');
-  assert.equal(stats.inFlight, 0, 'nothing is in flight after close()');
-  assert.equal(stats.accepted, ledger.accepted.size, 'stats().accepted counts exactly the calls that returned null');
-  assert.equal(stats.accepted, stats.delivered + stats.dropped, 'accepted == delivered + dropped');
-  assert.equal(ledger.deliveredByListener, stats.delivered, '`delivered` listener counts add up to stats().delivered');
-
-  let audit: WireAudit;
-  if (wire instanceof WireAudit) audit = wire;
-  else {
-    audit = new WireAudit(ledger.accepted);
-    audit.add(wire);
-  }
-  assert.equal(audit.distinctIds, stats.delivered, "the collector's distinct idempotence_id count equals delivered");
-  assert.equal(ledger.accepted.size - audit.distinctIds, stats.dropped, 'accepted events missing from the wire are exactly the dropped ones');
-
-  // Drops: every one explained.
-  const byReason: Record<string, number> = {};
-  for (const drop of ledger.dropped) {
-    assert.ok(DROP_REASONS.includes(drop.reason), `documented drop reason: ${drop.reason}`);
-    assert.ok(drop.count > 0 && drop.message.length > 0, 'a drop carries a count and a message');
-    byReason[drop.reason] = (byReason[drop.reason] ?? 0) + drop.count;
-    assert.ok(
-      logger.lines.some((line) => line.level === 'error' && line.message.includes(drop.message)),
-      `the drop "${drop.message}" was logged at error level`,
-    );
-  }
-  for (const reason of DROP_REASONS) {
-    assert.equal(byReason[reason] ?? 0, stats.droppedByReason[reason], `dropped listener counts for ${reason} match stats()`);
-  }
-  return { stats, wireEvents: audit.events, distinctIds: audit.distinctIds, duplicates: audit.duplicates };
 }
 
 const mb = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MB`;
@@ -315,4 +188,4 @@ export function summaryLine(name: string, ledger: Ledger, acc: Accounting, sampl
   );
 }
 
-export { captureLogger };
+export { captureLogger, sleep };

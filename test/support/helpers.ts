@@ -4,18 +4,20 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../src/types';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SHARED = resolve(ROOT, '..', 'shared');
+/** The tests' data files, inside the checkout (provenance in test/fixtures/README.md). */
+export const FIXTURES = resolve(ROOT, 'test', 'fixtures');
 export const API_KEY = 'W4WzcEs-ABgXorzY7h1LCQ';
 
 /** The contract's fixture datafile, with its ODP integration pointed at `host`. */
 export function fixtureDatafile(host: string, publicKey = API_KEY): Record<string, unknown> {
-  const datafile = JSON.parse(readFileSync(resolve(SHARED, 'fixtures', 'datafile.json'), 'utf8')) as Record<string, unknown>;
+  const datafile = JSON.parse(readFixture('datafile.json')) as Record<string, unknown>;
   datafile.integrations = [{ key: 'odp', host, publicKey }];
   return datafile;
 }
 
-export function readSharedFixture(name: string): string {
-  return readFileSync(resolve(SHARED, 'fixtures', name), 'utf8');
+/** A file under test/fixtures, e.g. 'real/optimizely-go-sdk-odp-datafile.json'. */
+export function readFixture(name: string): string {
+  return readFileSync(resolve(FIXTURES, name), 'utf8');
 }
 
 export interface CapturedLogger extends Logger {
@@ -45,14 +47,6 @@ export async function until(predicate: () => boolean, timeoutMs = 5000, what = '
   while (!predicate()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** Asserts the accounting invariant every client must keep. */
-export function assertBalanced(stats: { accepted: number; delivered: number; dropped: number; queued: number; inFlight: number }): void {
-  const sum = stats.delivered + stats.dropped + stats.queued + stats.inFlight;
-  if (stats.accepted !== sum) {
-    throw new Error(`accepted ${stats.accepted} != delivered ${stats.delivered} + dropped ${stats.dropped} + queued ${stats.queued} + inFlight ${stats.inFlight}`);
   }
 }
 
