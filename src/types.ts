@@ -102,7 +102,18 @@ export interface OdpClientConfig {
    * once ready. Opt-in; `false` also removes a stored id. Default `false`.
    */
   vuid?: boolean;
+  /**
+   * Serverless hosts: keeps the function alive until delivery ends. Called with each batch's
+   * delivery promise (it never rejects) as the batch is sent, e.g. Cloudflare's
+   * `ctx.waitUntil.bind(ctx)` or `waitUntil` from `@vercel/functions`. With it, a partial batch
+   * goes out at the end of the current task instead of after `odp.flushIntervalMs`, so no event
+   * waits for a timer that the request would not outlive.
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
+
+/** Which build of the SDK a runtime loaded (see the package's export conditions). */
+export type SdkBuild = 'node' | 'browser' | 'umd' | 'worker';
 
 /** Why accepted events were given up. */
 export type DropReason =

@@ -351,7 +351,15 @@ export class OdpClient {
     if (this.queue.length === 0) return;
     const events = this.queue.take();
     const odp = this.odp;
-    if (odp) this.dispatcher.dispatch(events, odp);
+    if (!odp) return;
+    const delivered = this.dispatcher.dispatch(events, odp);
+    const { waitUntil } = this.options;
+    try {
+      waitUntil?.(delivered);
+    } catch (error) {
+      // An unbound `ctx.waitUntil` throws "Illegal invocation"; the host's mistake must not become its crash.
+      this.logger.error(`waitUntil threw (pass (promise) => ctx.waitUntil(promise)): ${String(error)}`);
+    }
   }
 
   private takeDatafile(datafile: ParsedDatafile): void {

@@ -31,6 +31,8 @@ export interface ResolvedOptions {
   datafileUpdateIntervalMs: number;
   closeTimeoutMs: number;
   vuid: boolean;
+  /** The host's `waitUntil`; undefined when none was given. */
+  waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   logger: Logger;
   logLevel: LogLevel;
   odp: Record<OdpCountName, number> & Record<OdpFlagName, boolean>;
@@ -73,6 +75,8 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
   if (template !== undefined && !templateOk) problems.push('datafileUrlTemplate must be a string containing {sdkKey}; using the default');
   const loggerOk = isLogger(input.logger);
   if (input.logger !== undefined && !loggerOk) problems.push('logger must have debug, info, warn and error methods');
+  const waitUntil = typeof input.waitUntil === 'function' ? input.waitUntil : undefined;
+  if (input.waitUntil !== undefined && !waitUntil) problems.push('waitUntil must be a function');
   const levelOk = LEVELS.includes(input.logLevel as LogLevel);
   if (input.logLevel !== undefined && !levelOk) problems.push(`logLevel must be one of ${LEVELS.join(', ')}`);
 
@@ -84,6 +88,8 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
   for (const name of Object.keys(ODP_FLAGS) as OdpFlagName[]) {
     odp[name] = flag(odpInput[name], `odp.${name}`, ODP_FLAGS[name]);
   }
+  // A serverless request may end before a flush timer fires: with waitUntil, batches are cut at the end of the task.
+  if (waitUntil) odp.flushIntervalMs = 0;
 
   const options: ResolvedOptions = {
     datafile,
@@ -92,6 +98,7 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
     datafileUpdateIntervalMs: count(input.datafileUpdateIntervalMs, 'datafileUpdateIntervalMs', 300_000, 0),
     closeTimeoutMs: count(input.closeTimeoutMs, 'closeTimeoutMs', 5_000, 0),
     vuid: flag(input.vuid, 'vuid', false),
+    waitUntil,
     logger: loggerOk ? (input.logger as Logger) : console,
     logLevel: levelOk ? (input.logLevel as LogLevel) : 'warn',
     odp,

@@ -70,10 +70,12 @@ export class Dispatcher {
     private readonly lane: Lane,
   ) {}
 
-  /** Takes a batch of accepted (already counted as queued) events. */
-  dispatch(events: OdpWireEvent[], odp: OdpSettings): void {
-    this.enqueue(this.createJob(events, odp), PRIORITY_NEW);
+  /** Takes a batch of accepted (already counted as queued) events; resolves (never rejects) once it is delivered or dropped. */
+  dispatch(events: OdpWireEvent[], odp: OdpSettings): Promise<void> {
+    const job = this.createJob(events, odp);
+    this.enqueue(job, PRIORITY_NEW);
     this.onChange?.();
+    return job.done;
   }
 
   /**
