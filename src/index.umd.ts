@@ -1,7 +1,7 @@
 import { OdpClient } from './client/odp-client';
 import { browserPlatform } from './platform/browser/browser-platform';
 import type { SegmentsFactory } from './segments/segments-manager';
-import type { OdpClientConfig, SdkBuild } from './types';
+import type { OdpClientConfig } from './types';
 
 // The script-tag build (global `odpSdk`): events only, to stay small. Real-Time Segments come
 // from the add-on bundle `odp-sdk.segments.min.js`, which calls `useSegments` when it loads.
@@ -16,9 +16,6 @@ export function createInstance(config: OdpClientConfig): OdpClient {
 export function useSegments(factory: SegmentsFactory): void {
   segments = factory;
 }
-
-/** The build this runtime loaded. */
-export const SDK_BUILD: SdkBuild = 'umd';
 
 export { OdpClient } from './client/odp-client';
 export { OdpUserContext } from './segments/user-context';

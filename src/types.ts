@@ -112,8 +112,8 @@ export interface OdpClientConfig {
   waitUntil?: (promise: Promise<unknown>) => void;
 }
 
-/** Which build of the SDK a runtime loaded (see the package's export conditions). */
-export type SdkBuild = 'node' | 'browser' | 'umd' | 'worker';
+/** Which build of the SDK a runtime loaded through the package's export conditions (the script-tag bundle names none). */
+export type SdkBuild = 'node' | 'browser' | 'worker';
 
 /** Why accepted events were given up. */
 export type DropReason =

@@ -358,7 +358,7 @@ export class OdpClient {
       waitUntil?.(delivered);
     } catch (error) {
       // An unbound `ctx.waitUntil` throws "Illegal invocation"; the host's mistake must not become its crash.
-      this.logger.error(`waitUntil threw (pass (promise) => ctx.waitUntil(promise)): ${String(error)}`);
+      this.logger.error(`waitUntil threw (bind it to its ctx): ${String(error)}`);
     }
   }
 
