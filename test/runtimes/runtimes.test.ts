@@ -67,16 +67,17 @@ function example(path: string): string {
   return target;
 }
 
-/** Runs a program to its end; kills it (and fails) if it is still running after RUN_TIMEOUT_MS. */
+/** Runs a program to its end; kills it and its children (and fails) if it is still running after RUN_TIMEOUT_MS. */
 function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: consumer, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that a timeout kills a launcher's child too (npm's wrappers spawn the binary).
+    const child = spawn(command, args, { cwd: consumer, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      process.kill(-child.pid!, 'SIGKILL');
       reject(new Error(`${command} ${args.join(' ')} did not end within ${RUN_TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
     }, RUN_TIMEOUT_MS);
     child.on('error', (error) => {
