@@ -104,10 +104,10 @@ export interface OdpClientConfig {
   vuid?: boolean;
   /**
    * Serverless hosts: keeps the function alive until delivery ends. Called with each batch's
-   * delivery promise (it never rejects) as the batch is sent, e.g. Cloudflare's
-   * `ctx.waitUntil.bind(ctx)` or `waitUntil` from `@vercel/functions`. With it, a partial batch
-   * goes out at the end of the current task instead of after `odp.flushIntervalMs`, so no event
-   * waits for a timer that the request would not outlive.
+   * delivery promise (it never rejects) as the batch is cut, e.g. `(p) => ctx.waitUntil(p)` on
+   * Cloudflare or `waitUntil` from `@vercel/functions`. With it, a partial batch goes out at the
+   * end of the current task and `odp.flushIntervalMs` is ignored: no event waits for a timer that
+   * the request would not outlive.
    */
   waitUntil?: (promise: Promise<unknown>) => void;
 }
