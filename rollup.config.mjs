@@ -1,5 +1,5 @@
 // Builds from tsc's output in build/ (scripts/build.mjs runs tsc first):
-// Node ESM + CJS, browser ESM, a UMD bundle (global `odpSdk`), and bundled types. The collector builds itself (collector/).
+// Node ESM + CJS, browser ESM, worker ESM, a UMD bundle (global `odpSdk`), and bundled types. The collector builds itself (collector/).
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
@@ -64,6 +64,11 @@ export default [
     input: 'build/index.browser.js',
     plugins: browserPlugins(),
     output: { file: 'dist/browser/index.mjs', format: 'es' },
+  },
+  // Workers, edge functions, Deno: fetch-based and self-contained (it imports nothing, not even a Node built-in).
+  {
+    input: 'build/index.worker.js',
+    output: { file: 'dist/worker/index.mjs', format: 'es' },
   },
   // Script tag: UMD with the global `odpSdk`, plain and minified; events only (segments: the add-on below).
   {

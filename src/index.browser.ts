@@ -1,12 +1,15 @@
 import { OdpClient } from './client/odp-client';
 import { browserPlatform } from './platform/browser/browser-platform';
 import { createSegments } from './segments/segments-manager';
-import type { OdpClientConfig } from './types';
+import type { OdpClientConfig, SdkBuild } from './types';
 
 /** Creates an ODP client for the browser (bundlers and `<script type="module">`), Real-Time Segments included. */
 export function createInstance(config: OdpClientConfig): OdpClient {
   return new OdpClient(config, browserPlatform(), createSegments);
 }
+
+/** The build this runtime loaded. */
+export const SDK_BUILD: SdkBuild = 'browser';
 
 export { OdpClient } from './client/odp-client';
 export { OdpUserContext } from './segments/user-context';

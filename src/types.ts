@@ -125,7 +125,18 @@ export interface OdpClientConfig {
    * once ready. Opt-in; `false` also removes a stored id. Default `false`.
    */
   vuid?: boolean;
+  /**
+   * Serverless hosts: keeps the function alive until delivery ends. Called with each batch's
+   * delivery promise (it never rejects) as the batch is cut, e.g. `(p) => ctx.waitUntil(p)` on
+   * Cloudflare or `waitUntil` from `@vercel/functions`. With it, a partial batch goes out at the
+   * end of the current task and `odp.flushIntervalMs` is ignored: no event waits for a timer that
+   * the request would not outlive.
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
+
+/** Which build of the SDK a runtime loaded through the package's export conditions (the script-tag bundle names none). */
+export type SdkBuild = 'node' | 'browser' | 'worker';
 
 /** Why accepted events were given up. */
 export type DropReason =

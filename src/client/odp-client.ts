@@ -422,7 +422,15 @@ export class OdpClient {
     if (this.queue.length === 0) return;
     const events = this.queue.take();
     const odp = this.odp;
-    if (odp) void this.dispatcher.dispatch(events, odp);
+    if (odp) {
+      const delivered = this.dispatcher.dispatch(events, odp);
+      try {
+        this.options.waitUntil?.(delivered);
+      } catch (error) {
+        // An unbound `ctx.waitUntil` throws "Illegal invocation"; the host's mistake must not become its crash.
+        this.logger.error(`waitUntil threw (bind it to its ctx): ${String(error)}`);
+      }
+    }
     this.host?.queueChanged();
   }
 

@@ -34,6 +34,8 @@ export interface ResolvedOptions {
   beforeSend: ((event: OdpEvent) => OdpEvent | null) | undefined;
   optOut: boolean;
   honorGlobalPrivacyControl: boolean;
+  /** The host's `waitUntil`; undefined when none was given. */
+  waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   logger: Logger;
   logLevel: LogLevel;
   odp: Record<OdpCountName, number> & Record<OdpFlagName, boolean>;
@@ -77,6 +79,8 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
   const loggerOk = isLogger(input.logger);
   if (input.logger !== undefined && !loggerOk) problems.push('logger must have debug, info, warn and error methods');
   if (input.beforeSend !== undefined && typeof input.beforeSend !== 'function') problems.push('beforeSend must be a function; events are sent unchanged');
+  const waitUntil = typeof input.waitUntil === 'function' ? input.waitUntil : undefined;
+  if (input.waitUntil !== undefined && !waitUntil) problems.push('waitUntil must be a function');
   const levelOk = LEVELS.includes(input.logLevel as LogLevel);
   if (input.logLevel !== undefined && !levelOk) problems.push(`logLevel must be one of ${LEVELS.join(', ')}`);
 
@@ -88,6 +92,8 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
   for (const name of Object.keys(ODP_FLAGS) as OdpFlagName[]) {
     odp[name] = flag(odpInput[name], `odp.${name}`, ODP_FLAGS[name]);
   }
+  // A serverless request may end before a flush timer fires: with waitUntil, batches are cut at the end of the task.
+  if (waitUntil) odp.flushIntervalMs = 0;
 
   const options: ResolvedOptions = {
     datafile,
@@ -99,6 +105,7 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
     beforeSend: typeof input.beforeSend === 'function' ? input.beforeSend : undefined,
     optOut: flag(input.optOut, 'optOut', false),
     honorGlobalPrivacyControl: flag(input.honorGlobalPrivacyControl, 'honorGlobalPrivacyControl', false),
+    waitUntil,
     logger: loggerOk ? (input.logger as Logger) : console,
     logLevel: levelOk ? (input.logLevel as LogLevel) : 'warn',
     odp,

@@ -101,7 +101,7 @@ export class Dispatcher {
     private readonly lane: Lane,
   ) {}
 
-  /** Takes a batch of accepted (already counted as queued) events; resolves once it is delivered or dropped. */
+  /** Takes a batch of accepted (already counted as queued) events; resolves (never rejects) once it is delivered or dropped. */
   dispatch(events: OdpWireEvent[], odp: OdpSettings): Promise<void> {
     const job = this.createJob(events, odp);
     this.enqueue(job, PRIORITY_NEW);
@@ -114,7 +114,7 @@ export class Dispatcher {
   }
 
   /** Honours a pause that an earlier host (a page before a reload) was asked for. */
-  waitUntil(time: number): void {
+  pauseUntil(time: number): void {
     if (time <= Date.now()) return;
     this.serverUntil = Math.max(this.serverUntil, time);
     this.hold('server', true);

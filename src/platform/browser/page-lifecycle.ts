@@ -26,7 +26,7 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
     publicKey = odp.publicKey;
     journal?.claim(odp.publicKey, ({ events, notBefore }) => {
       if (!events.length) return;
-      dispatcher.waitUntil(notBefore);
+      dispatcher.pauseUntil(notBefore);
       const taken = client.restore(odp, events);
       client.logger.info(`sending ${taken} events an earlier page left undelivered`);
       if (taken < events.length) client.logger.warn(`${events.length - taken} stored events were discarded: the queue is full (odp.queueSize)`);

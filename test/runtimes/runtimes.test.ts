@@ -1,0 +1,299 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { build } from 'esbuild';
+import { EdgeRuntime } from 'edge-runtime';
+import { Miniflare } from 'miniflare';
+import { startCollector, type Collector } from '../../collector/src/collector';
+import { API_KEY, ROOT } from '../support/helpers';
+
+// The packed tarball (`npm pack` of the built package), installed in a consumer folder, run by each
+// runtime as its users run it: Node ESM and CJS, Bun, Deno, workerd (Miniflare) and Vercel's
+// edge-runtime. Each sends events to the collector on 127.0.0.1 and must deliver every one exactly
+// once, end by itself, and report the build (SDK_BUILD) its runtime resolved.
+
+const BIN = join(ROOT, 'node_modules', '.bin');
+const RUN_TIMEOUT_MS = 20_000;
+/** The collector answers this late in the waitUntil tests, so the response is back before delivery. */
+const LATENCY_MS = 300;
+const N = 25;
+
+let collector: Collector;
+let consumer: string;
+let env: Record<string, string>;
+
+before(async () => {
+  assert.ok(existsSync(join(ROOT, 'dist', 'worker', 'index.mjs')), 'dist/ is missing: npm run build first (npm test does)');
+  collector = await startCollector({ apiKey: API_KEY });
+  consumer = mkdtempSync(join(tmpdir(), 'odp-sdk-runtimes-'));
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', consumer], { cwd: ROOT, encoding: 'utf8' })) as Array<{ filename: string }>;
+  const sdk = join(consumer, 'node_modules', 'odp-sdk');
+  mkdirSync(sdk, { recursive: true });
+  execFileSync('tar', ['-xzf', join(consumer, packed[0]!.filename), '-C', sdk, '--strip-components=1']);
+  // The Node build's one dependency (and its own), as npm would install them beside the SDK.
+  for (const dep of ['p-queue', 'eventemitter3', 'p-timeout']) symlinkSync(join(ROOT, 'node_modules', dep), join(consumer, 'node_modules', dep), 'dir');
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { 'odp-sdk': '*' } }));
+  env = {
+    PATH: process.env.PATH ?? '',
+    HOME: consumer,
+    NO_COLOR: '1',
+    ODP_SDK_KEY: 'RuntimeKey',
+    ODP_DATAFILE_URL_TEMPLATE: `${collector.url}/datafiles/{sdkKey}.json`,
+    ODP_EVENTS: String(N),
+    COLLECTOR_URL: collector.url,
+    // Deno's cache in the consumer folder, not the user's home.
+    DENO_DIR: join(consumer, '.deno'),
+    DENO_NO_UPDATE_CHECK: '1',
+  };
+});
+
+after(async () => {
+  await collector?.close();
+  if (consumer) rmSync(consumer, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  collector.reset();
+  collector.setFaults({});
+});
+
+/** Copies an example into the consumer folder, where `odp-sdk` is the packed package. */
+function example(path: string): string {
+  const target = join(consumer, path.replaceAll('/', '-'));
+  copyFileSync(join(ROOT, 'examples', path), target);
+  return target;
+}
+
+/** Runs a program to its end; kills it and its children (and fails) if it is still running after RUN_TIMEOUT_MS. */
+function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // Its own process group, so that a timeout kills a launcher's child too (npm's wrappers spawn the binary).
+    const child = spawn(command, args, { cwd: consumer, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      process.kill(-child.pid!, 'SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} did not end within ${RUN_TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
+    }, RUN_TIMEOUT_MS);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Every one of `count` users (`${prefix}0`..) arrived exactly once, each with its own idempotence_id. */
+function assertEachOnce(prefix: string, count = N): void {
+  const events = collector.events.filter((event) => event.identifiers.fs_user_id?.startsWith(prefix));
+  const users = events.map((event) => event.identifiers.fs_user_id).sort();
+  const expected = Array.from({ length: count }, (_, i) => `${prefix}${i}`).sort();
+  assert.deepEqual(users, expected, 'each user once');
+  assert.equal(new Set(events.map((event) => event.data.idempotence_id)).size, count, 'distinct idempotence ids');
+}
+
+/** Bundles an entry from the consumer folder with a toolchain's export conditions. */
+async function bundle(entry: string, conditions: string[], format: 'esm' | 'iife', define: Record<string, string> = {}): Promise<string> {
+  const result = await build({
+    entryPoints: [entry],
+    absWorkingDir: consumer,
+    bundle: true,
+    write: false,
+    format,
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    conditions,
+    external: ['cloudflare:*'],
+    define,
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+/**
+ * The request-scoped recipe with a long-lived client: an sdkKey (so a polling timer), events, then
+ * `await flush()` and nothing else. The first request fails, so flush() spans a retry's backoff:
+ * the runtime must stay up for it (holdOpen), then end by itself (unref'd timers, idle sockets).
+ */
+const flushProgram = (load: string) => `${load}
+const client = createInstance({ sdkKey: process.env.ODP_SDK_KEY, datafileUrlTemplate: process.env.ODP_DATAFILE_URL_TEMPLATE, logLevel: 'error' });
+client.onReady({ timeoutMs: 5000 }).then(async () => {
+  for (let i = 0; i < ${N}; i++) client.sendOdpEvent({ action: 'flush', identifiers: { fs_user_id: 'flush-user-' + i } });
+  await client.flush();
+  console.log('odp-sdk build: ' + SDK_BUILD + '; ' + JSON.stringify(client.stats()));
+});
+`;
+
+/** Runs the flush program: its first request is answered 503, later ones 202. */
+async function runFlushProgram(command: string, args: string[]): Promise<{ build: string; delivered: number }> {
+  collector.setFaults({ status: 503 });
+  const recover = setInterval(() => {
+    if (collector.batches.length > 0) collector.setFaults({});
+  }, 5);
+  const { code, stdout, stderr } = await run(command, args).finally(() => clearInterval(recover));
+  assert.equal(code, 0, stderr);
+  assert.ok(collector.batches.some((batch) => batch.status === 503), 'a request failed first');
+  assertEachOnce('flush-user-');
+  return report(stdout);
+}
+
+/** `odp-sdk build: NAME; {stats}` as the programs and examples print it. */
+function report(stdout: string): { build: string; delivered: number } {
+  const match = /odp-sdk build: (\w+); (\{.*\})/.exec(stdout);
+  assert.ok(match, `no report in: ${stdout}`);
+  return { build: match[1]!, ...(JSON.parse(match[2]!) as { delivered: number }) };
+}
+
+const pick = ({ build, delivered }: { build: string; delivered: number }) => ({ build, delivered });
+
+describe('the packed package in real runtimes', { timeout: 120_000 }, () => {
+  test('export conditions: workerd, worker, edge-light, deno and bun take the worker build; browser and Node theirs', async () => {
+    writeFileSync(join(consumer, 'resolve.mjs'), "export { SDK_BUILD } from 'odp-sdk';");
+    const cases: Array<[string[], string]> = [
+      [['workerd'], 'dist/worker/'],
+      [['worker'], 'dist/worker/'],
+      [['edge-light'], 'dist/worker/'],
+      [['deno'], 'dist/worker/'],
+      [['bun'], 'dist/worker/'],
+      // Conditions as wrangler and Next.js (edge) pass them: runtime keys come before `browser`.
+      [['workerd', 'worker', 'browser'], 'dist/worker/'],
+      [['edge-light', 'worker', 'browser'], 'dist/worker/'],
+      [['browser'], 'dist/browser/'],
+      [['node'], 'dist/node/'],
+    ];
+    for (const [conditions, dir] of cases) {
+      // Only the Node build may import anything: the others must bundle with no Node built-in at hand.
+      const external = dir === 'dist/node/' ? ['node:*', 'p-queue'] : [];
+      const result = await build({ entryPoints: ['resolve.mjs'], absWorkingDir: consumer, bundle: true, write: false, platform: 'neutral', conditions, external, metafile: true, logLevel: 'silent' });
+      const inputs = Object.keys(result.metafile.inputs).filter((input) => input.includes('odp-sdk/'));
+      assert.deepEqual(inputs, [`node_modules/odp-sdk/${dir}index.mjs`], conditions.join(','));
+    }
+  });
+
+  const DENO_PERMISSIONS = ['--no-prompt', '--allow-net=127.0.0.1', '--allow-env=ODP_SDK_KEY,ODP_DATAFILE_URL_TEMPLATE,ODP_EVENTS'];
+  const ESM = "import { createInstance, SDK_BUILD } from 'odp-sdk';";
+
+  test('Node ESM: node build; flush() outlasts a retry, every event arrives once, the process ends by itself', async () => {
+    writeFileSync(join(consumer, 'flush.mjs'), flushProgram(ESM));
+    assert.deepEqual(pick(await runFlushProgram(process.execPath, ['flush.mjs'])), { build: 'node', delivered: N });
+  });
+
+  test('Node CJS: node build; flush() outlasts a retry, every event arrives once, the process ends by itself', async () => {
+    writeFileSync(join(consumer, 'flush.cjs'), flushProgram("const { createInstance, SDK_BUILD } = require('odp-sdk');"));
+    assert.deepEqual(pick(await runFlushProgram(process.execPath, ['flush.cjs'])), { build: 'node', delivered: N });
+  });
+
+  test('Bun: worker build; flush() outlasts a retry, every event arrives once, the process ends by itself', async () => {
+    writeFileSync(join(consumer, 'flush.mjs'), flushProgram(ESM));
+    assert.deepEqual(pick(await runFlushProgram(join(BIN, 'bun'), ['--no-install', 'flush.mjs'])), { build: 'worker', delivered: N });
+  });
+
+  test('Deno: worker build; flush() outlasts a retry, every event arrives once, the process ends by itself', async () => {
+    writeFileSync(join(consumer, 'flush.mjs'), flushProgram(ESM));
+    assert.deepEqual(pick(await runFlushProgram(join(BIN, 'deno'), ['run', ...DENO_PERMISSIONS, 'flush.mjs'])), { build: 'worker', delivered: N });
+  });
+
+  test('Bun runs examples/bun: worker build, every event once, the process ends by itself', async () => {
+    const { code, stdout, stderr } = await run(join(BIN, 'bun'), ['--no-install', example('bun/send-events.mjs')]);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(pick(report(stdout)), { build: 'worker', delivered: N });
+    assertEachOnce('bun-user-');
+  });
+
+  test('Deno runs examples/deno: worker build, every event once, it ends by itself', async () => {
+    const { code, stdout, stderr } = await run(join(BIN, 'deno'), ['run', ...DENO_PERMISSIONS, example('deno/send-events.mjs')]);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(pick(report(stdout)), { build: 'worker', delivered: N });
+    assertEachOnce('deno-user-');
+  });
+
+  test('workerd (Miniflare) runs examples/cloudflare-worker: the response returns first, ctx.waitUntil carries delivery', async () => {
+    example('cloudflare-worker/worker.mjs');
+    // Runs the example as written, with a ctx that counts what it is given to wait for.
+    writeFileSync(join(consumer, 'worker-harness.mjs'), `import worker from './cloudflare-worker-worker.mjs';
+let handed = 0, settled = 0;
+export default {
+  fetch(request, env, ctx) {
+    if (new URL(request.url).pathname === '/waited') return Response.json({ handed, settled });
+    return worker.fetch(request, env, { waitUntil: (promise) => { handed++; promise.then(() => settled++); ctx.waitUntil(promise); } });
+  },
+};
+`);
+    const script = await bundle('worker-harness.mjs', ['workerd', 'worker', 'browser'], 'esm');
+    collector.setFaults({ latencyMs: LATENCY_MS });
+    // Miniflare's outbound network allows private addresses, loopback included (workerd alone allows public ones only).
+    const mf = new Miniflare({
+      modules: true,
+      script,
+      compatibilityDate: '2025-09-01',
+      bindings: { ODP_SDK_KEY: env.ODP_SDK_KEY!, ODP_DATAFILE_URL_TEMPLATE: env.ODP_DATAFILE_URL_TEMPLATE! },
+    });
+    try {
+      const response = await mf.dispatchFetch(`http://localhost/checkout?events=${N}`);
+      assert.equal(response.status, 200);
+      assert.match(await response.text(), /queued 25 events \(odp-sdk build: worker\)/);
+      assert.equal(collector.events.length, 0, 'the response came back before delivery');
+      const waited = async () => (await (await mf.dispatchFetch('http://localhost/waited')).json()) as { handed: number; settled: number };
+      let state = await waited();
+      const deadline = Date.now() + 10_000;
+      while ((state.handed === 0 || state.settled < state.handed) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        state = await waited();
+      }
+      assert.ok(state.handed >= 1 && state.settled === state.handed, JSON.stringify(state));
+      // The promises handed to waitUntil settle only once their batches are delivered.
+      assertEachOnce('worker-user-');
+    } finally {
+      await mf.dispose();
+    }
+  });
+
+  test("Vercel's edge-runtime runs examples/vercel: the response returns first, context.waitUntil carries delivery", async () => {
+    example('vercel/api/events.js');
+    // Runs the example as written, called the way Vercel calls an edge function: with a context that has waitUntil.
+    writeFileSync(join(consumer, 'edge-harness.mjs'), `import handler from './vercel-api-events.js';
+addEventListener('fetch', (event) => event.respondWith(handler(event.request, { waitUntil: (promise) => event.waitUntil(promise) })));
+`);
+    // Vercel inlines process.env at build time; its edge bundles take these conditions.
+    const code = await bundle('edge-harness.mjs', ['edge-light', 'worker', 'browser'], 'iife', {
+      'process.env.ODP_SDK_KEY': JSON.stringify(env.ODP_SDK_KEY),
+      'process.env.ODP_DATAFILE_URL_TEMPLATE': JSON.stringify(env.ODP_DATAFILE_URL_TEMPLATE),
+    });
+    collector.setFaults({ latencyMs: LATENCY_MS });
+    const edge = new EdgeRuntime({ initialCode: code });
+    const response = await edge.dispatchFetch(`http://localhost/api/events?events=${N}`);
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /queued 25 events \(odp-sdk build: worker\)/);
+    assert.equal(collector.events.length, 0, 'the response came back before delivery');
+    await response.waitUntil();
+    assertEachOnce('edge-user-');
+  });
+
+  test('examples/aws-lambda: the handler returns only after its events are delivered; Node then exits', async () => {
+    const handler = example('aws-lambda/handler.mjs');
+    writeFileSync(join(consumer, 'lambda-invoke.mjs'), `import { handler } from ${JSON.stringify(handler)};
+const users = Array.from({ length: ${N} }, (_, i) => 'lambda-user-' + i);
+for (const part of [users.slice(0, 10), users.slice(10)]) {
+  const result = await handler({ users: part });
+  const events = await (await fetch(process.env.COLLECTOR_URL + '/events')).json();
+  const received = events.filter((e) => e.identifiers.fs_user_id.startsWith('lambda-user-')).length;
+  console.log(JSON.stringify({ ...JSON.parse(result.body), received }));
+}
+`);
+    const { code, stdout, stderr } = await run(process.execPath, ['lambda-invoke.mjs']);
+    assert.equal(code, 0, stderr);
+    const [first, second] = stdout.trim().split('\n').map((line) => JSON.parse(line) as { build: string; received: number });
+    assert.equal(first!.build, 'node');
+    assert.equal(first!.received, 10, 'delivered before the first invocation returned');
+    assert.equal(second!.received, N, 'delivered before the second invocation returned');
+    assertEachOnce('lambda-user-');
+  });
+});
