@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 
 export interface Body {
   text: string;
@@ -20,11 +21,21 @@ export function readBody(req: IncomingMessage, keepBytes = Number.POSITIVE_INFIN
     });
     req.on('end', () => {
       const dropped = bytes > keepBytes;
-      resolve({ text: dropped ? '' : Buffer.concat(chunks).toString('utf8'), bytes, dropped });
+      resolve({ text: dropped ? '' : decode(req, Buffer.concat(chunks)), bytes, dropped });
     });
     req.on('error', () => resolve(undefined));
     req.on('close', () => resolve(undefined)); // no-op when 'end' already resolved
   });
+}
+
+/** `Content-Encoding: gzip` bodies (the SDK's odp.compression) are inflated; one that does not inflate reads as '' (so: not JSON). */
+function decode(req: IncomingMessage, raw: Buffer): string {
+  if (headerValue(req, 'content-encoding')?.trim().toLowerCase() !== 'gzip') return raw.toString('utf8');
+  try {
+    return gunzipSync(raw).toString('utf8');
+  } catch {
+    return '';
+  }
 }
 
 export function headerValue(req: IncomingMessage, name: string): string | undefined {

@@ -15,6 +15,7 @@ export interface DispatcherOptions {
   maxBackoffMs: number;
   /** Browsers: bytes of bodies that may be in flight as keep-alive requests (they outlive the page); 0 or absent: none. */
   keepaliveBytes?: number;
+  compression?: 'gzip' | 'none';
 }
 
 /** A batch on its way: it keeps its body and its ODP settings across retries. */
@@ -202,6 +203,7 @@ export class Dispatcher {
         body: job.body,
         timeoutMs: this.options.requestTimeoutMs,
         keepalive,
+        compression: this.options.compression,
       });
     } catch (error) {
       failure = error instanceof TransportError ? error : new TransportError('network', String(error));
