@@ -59,9 +59,10 @@ describe('odp.compression (Node transport)', () => {
     );
   });
 
-  test('off by default: plain JSON with its own length, no Content-Encoding', async () => {
+  test('off by default: plain JSON with its own length and Host, no Content-Encoding', async () => {
     await sendWith(undefined, 10);
     const [batch] = collector.batches;
+    assert.equal(batch!.headers.host, new URL(collector.url).host);
     assert.equal(batch!.headers['content-encoding'], undefined);
     assert.equal(Number(batch!.headers['content-length']), Buffer.byteLength(batch!.body));
     assert.equal(collector.events.length, 10);

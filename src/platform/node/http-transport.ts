@@ -24,6 +24,7 @@ export function createHttpTransport(options: { maxSockets: number }): Transport 
         hostname: parsed.hostname.replace(/^\[|\]$/g, ''),
         port: parsed.port || undefined,
         path: parsed.pathname + parsed.search,
+        host: parsed.host,
       };
       lastUrl = url;
     }
@@ -41,13 +42,16 @@ export function createHttpTransport(options: { maxSockets: number }): Transport 
           return;
         }
         const secure = url.secure;
-        const headers: Record<string, string | number> = { ...request.headers };
+        // Headers as a flat array: Node then writes them as given, without a setHeader (and its
+        // checks and lookups) per header; it also adds no Host header of its own, so it is given here.
+        const headers = ['host', url.host];
+        for (const name in request.headers) headers.push(name, request.headers[name]!);
         let body: string | Buffer | undefined = request.body;
         if (body !== undefined && request.compression === 'gzip') {
           body = gzipSync(body, GZIP_OPTIONS);
-          headers['content-encoding'] = 'gzip';
+          headers.push('content-encoding', 'gzip');
         }
-        if (body !== undefined) headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+        if (body !== undefined) headers.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
         let failure: TransportError | undefined;
         const req = (secure ? https : http).request({
           agent: secure ? httpsAgent : httpAgent,
@@ -122,6 +126,8 @@ interface Target {
   hostname: string;
   port: string | undefined;
   path: string;
+  /** The Host header: the host name and the port, if any. */
+  host: string;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
