@@ -15,7 +15,7 @@ async function idle(limitMs) {
 process.on('message', async (message) => {
   switch (message.cmd) {
     case 'reset':
-      await idle(3000);
+      if (message.waitIdle) await idle(3000);
       collector.reset();
       send({ id: message.id, ok: true, stats: collector.stats() });
       return;
@@ -34,6 +34,17 @@ process.on('message', async (message) => {
     case 'stats':
       send({ id: message.id, ok: true, stats: collector.stats() });
       return;
+    case 'faults':
+      collector.setFaults(message.faults);
+      send({ id: message.id, ok: true });
+      return;
+    case 'wire': {
+      // Bytes on the wire: the request bodies as sent (compressed or not), from each batch's Content-Length.
+      let bytes = 0;
+      for (const batch of collector.batches) bytes += Number(batch.headers['content-length'] ?? 0);
+      send({ id: message.id, ok: true, wire: { bytes, requests: collector.batches.length, gzip: collector.batches.filter((b) => b.headers['content-encoding'] === 'gzip').length } });
+      return;
+    }
     case 'close':
       await collector.close();
       process.exit(0);
