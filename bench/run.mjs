@@ -114,12 +114,12 @@ if (sections.has('extras')) {
   }
 }
 
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+writeFileSync(join(resultsDir, `raw${quick ? '-quick' : ''}-${stamp}.json`), JSON.stringify(out, null, 2));
 const report = render(out);
 console.log(report);
-const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const base = quick ? 'RESULTS-quick' : 'RESULTS';
 for (const file of [`${base}.md`, `${base}-${stamp}.md`]) writeFileSync(join(resultsDir, file), report);
-writeFileSync(join(resultsDir, `raw${quick ? '-quick' : ''}-${stamp}.json`), JSON.stringify(out, null, 2));
 log(`wrote bench/results/${base}.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
 /** Medians of a set of runs (worst run for connections, losses and duplicates). */
