@@ -73,7 +73,7 @@ try {
   if (sections.has('growth')) {
     for (const [n, runs] of plan.growth) {
       for (let r = 0; r < runs; r++) {
-        for (const kind of r % 2 ? ['odp', 'floor'] : ['floor', 'odp']) out.growth.push(await run({ kind, shape: 'growth', n }));
+        for (const kind of r % 2 ? ['odp', 'floor'] : ['floor', 'odp']) out.growth.push(await run({ kind, shape: 'growth', n, timeoutMs: 600_000 }));
       }
     }
   }

@@ -65,7 +65,7 @@ export async function startCollectorHost() {
  * Burst and growth expect all n events (the collector reports the moment it holds them); steady
  * counts what arrived within its window, then waits for the events the SDK accepted.
  */
-export async function runContender(collector, { profileDir, timeoutMs = 600_000, ...run }) {
+export async function runContender(collector, { profileDir, timeoutMs = 180_000, ...run }) {
   await collector.reset();
   const config = { batchSize: 10, ...run, url: collector.url };
   const name = `${config.kind}-${config.shape}-${config.n ?? config.rate}-b${config.batchSize}${config.compression ? `-${config.compression}` : ''}-${Date.now()}`;
