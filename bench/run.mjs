@@ -22,7 +22,7 @@ const { values } = parseArgs({
 const quick = values.quick;
 const plan = quick
   ? { burstN: 10_000, burstRuns: 1, steadyMs: 10_000, growth: [[10_000, 1], [100_000, 1]], gzipN: 10_000, gzipRuns: 1, memoryN: 10_000, transportRequests: 500, transportRuns: 1 }
-  : { burstN: 100_000, burstRuns: 5, steadyMs: 60_000, growth: [[10_000, 3], [100_000, 3], [1_000_000, 1]], gzipN: 30_000, gzipRuns: 3, memoryN: 10_000, transportRequests: 3000, transportRuns: 3 };
+  : { burstN: 100_000, burstRuns: 3, steadyMs: 60_000, growth: [[10_000, 3], [100_000, 3], [1_000_000, 1]], gzipN: 30_000, gzipRuns: 3, memoryN: 10_000, transportRequests: 3000, transportRuns: 3 };
 if (values.runs) plan.burstRuns = plan.gzipRuns = Math.max(1, Number(values.runs));
 /** The steady shape: a busy server's rate, against an ODP 50 ms away. */
 const STEADY = { rate: Number(values.rate ?? 1000), latencyMs: 50 };
