@@ -1,6 +1,6 @@
-// `npm run bench`: odp-sdk vs @optimizely/optimizely-sdk vs the floor, on the same work, each in
-// its own process, against the project's collector in another. See bench/README.md.
-//   node bench/run.mjs [--quick] [--runs R] [--profile]
+// `npm run bench`: odp-sdk vs @optimizely/optimizely-sdk vs the floor, on the shapes users have,
+// each contender in its own process, against the project's collector in another. See bench/README.md.
+//   node bench/run.mjs [--quick] [--runs R] [--rate EPS] [--profile] [--only burst,steady,growth,gzip,extras]
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -14,18 +14,23 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     runs: { type: 'string' },
+    rate: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 const quick = values.quick;
 const plan = quick
-  ? { sizes: [[10_000, 1]], throughputN: 10_000, throughputRuns: 1, memoryN: 10_000, transportRequests: 500, transportRuns: 1 }
-  : { sizes: [[10_000, 5], [100_000, 5]], throughputN: 100_000, throughputRuns: 3, memoryN: 10_000, transportRequests: 3000, transportRuns: 3 };
-if (values.runs) plan.sizes = plan.sizes.map(([n]) => [n, Math.max(1, Number(values.runs))]);
+  ? { burstN: 10_000, burstRuns: 1, steadyMs: 10_000, growth: [[10_000, 1], [100_000, 1]], gzipN: 10_000, gzipRuns: 1, memoryN: 10_000, transportRequests: 500, transportRuns: 1 }
+  : { burstN: 100_000, burstRuns: 3, steadyMs: 60_000, growth: [[10_000, 3], [100_000, 3], [1_000_000, 1]], gzipN: 30_000, gzipRuns: 3, memoryN: 10_000, transportRequests: 3000, transportRuns: 3 };
+if (values.runs) plan.burstRuns = plan.gzipRuns = Math.max(1, Number(values.runs));
+/** The steady shape: a busy server's rate, against an ODP 50 ms away. */
+const STEADY = { rate: Number(values.rate ?? 1000), latencyMs: 50 };
+const sections = new Set((values.only ?? 'burst,steady,growth,gzip,extras').split(','));
 const KINDS = ['floor', 'odp', 'optimizely'];
-/** odp-sdk's default odp.maxConcurrentRequests: the open-connections target is checked against it. */
+/** odp-sdk's default odp.maxConcurrentRequests: the open-connections goal is checked against it. */
 const ODP_MAX_CONCURRENT = 2;
-const NAMES = { floor: 'floor (node:http keep-alive, batches of 10)', odp: 'odp-sdk 0.1.0 (defaults)', optimizely: '@optimizely/optimizely-sdk 6.6.1' };
+const NAMES = { floor: 'floor (node:http keep-alive)', odp: 'odp-sdk 0.1.0', optimizely: 'Optimizely 6.6.1' };
 const resultsDir = join(ROOT, 'bench', 'results');
 const profileDir = values.profile ? join(resultsDir, 'profiles') : undefined;
 mkdirSync(join(resultsDir, 'sdk'), { recursive: true });
@@ -38,154 +43,201 @@ process.env.ODP_BENCH_SDK = new URL(`file://${sdkCopy}`).href;
 const log = (line) => process.stderr.write(`${line}\n`);
 const started = Date.now();
 const collector = await startCollectorHost();
-const out = { main: [], throughput: [], memory: [], transports: [], bundles: [] };
+const out = { plan, steady: STEADY, burst: [], steadyRuns: [], growth: [], gzip: [], memory: [], transports: [], bundles: [] };
+const run = async (spec) => {
+  const row = await runContender(collector, { ...spec, profileDir });
+  const what = `${spec.shape} ${spec.kind} n=${spec.n ?? '-'} b${spec.batchSize ?? 10}${spec.compression ? ` ${spec.compression}` : ''}`;
+  log(`${what}: ${fmt(row.timeMs, 0)} ms, cpu ${fmt(row.cpuMs, 0)} ms, caller ${fmt(row.callerUs, 2)} µs/event, rss ${fmt(row.rssMb, 1)} MB, conns ${row.maxOpen}, delivered ${row.delivered}, lost ${row.lost}`);
+  return row;
+};
 
 try {
-  // 1. The main table: runs interleaved and rotated, so drift and order hit every contender alike.
-  for (const [n, runs] of plan.sizes) {
-    for (let r = 0; r < runs; r++) {
-      const order = KINDS.map((_, i) => KINDS[(i + r) % KINDS.length]);
-      for (const kind of order) {
-        const row = await runContender(collector, { kind, n, profileDir });
-        out.main.push(row);
-        log(`n=${n} run ${r + 1}/${runs} ${kind}: ${fmt(row.timeMs, 0)} ms, cpu ${fmt(row.cpuMs, 0)} ms, caller ${fmt(row.callerUs, 2)} µs/event, rss ${fmt(row.rssMb, 1)} MB, lost ${row.lost}`);
+  // (a) A synchronous burst at queue capacity; runs interleaved and rotated, so drift hits every contender alike.
+  if (sections.has('burst')) {
+    for (let r = 0; r < plan.burstRuns; r++) {
+      for (const kind of KINDS.map((_, i) => KINDS[(i + r) % KINDS.length])) {
+        out.burst.push(await run({ kind, shape: 'burst', n: plan.burstN, queueSize: plan.burstN }));
       }
     }
   }
-  // 2. Throughput at batch sizes 10, 50, 100 (batch 10 comes from the main table's largest N).
-  for (const batchSize of [50, 100]) {
-    for (let r = 0; r < plan.throughputRuns; r++) {
-      for (const kind of KINDS) {
-        const row = await runContender(collector, { kind, n: plan.throughputN, batchSize });
-        out.throughput.push(row);
-        log(`throughput batch ${batchSize} run ${r + 1}: ${kind} ${fmt(row.timeMs, 0)} ms, lost ${row.lost}`);
+  // (b) A steady rate against a delayed collector.
+  if (sections.has('steady')) {
+    await collector.setFaults({ latencyMs: STEADY.latencyMs });
+    try {
+      for (const kind of KINDS) out.steadyRuns.push(await run({ kind, shape: 'steady', rate: STEADY.rate, durationMs: plan.steadyMs }));
+    } finally {
+      await collector.setFaults({});
+    }
+  }
+  // (c) Growth: the default queue (10,000) fed with backpressure; the floor sends batch by batch.
+  if (sections.has('growth')) {
+    for (const [n, runs] of plan.growth) {
+      for (let r = 0; r < runs; r++) {
+        for (const kind of r % 2 ? ['odp', 'floor'] : ['floor', 'odp']) out.growth.push(await run({ kind, shape: 'growth', n, timeoutMs: 600_000 }));
       }
     }
   }
-  // 3. Heap per queued event, collector unreachable.
-  for (const kind of ['odp', 'optimizely']) {
-    const samples = [];
-    for (let r = 0; r < 3; r++) samples.push(...(await runJsonScript(join(ROOT, 'bench', 'lib', 'memory.mjs'), [kind, String(plan.memoryN)], ['--expose-gc'])));
-    out.memory.push({ kind, bytesPerEvent: median(samples.map((s) => s.bytesPerEvent)), held: samples[0].held, rejected: samples[0].rejected });
-    log(`memory ${kind}: ${fmt(out.memory.at(-1).bytesPerEvent, 0)} B/event`);
+  // Bytes on the wire: odp-sdk's burst with and without gzip, batches of 10 and 100, interleaved.
+  if (sections.has('gzip')) {
+    for (let r = 0; r < plan.gzipRuns; r++) {
+      for (const batchSize of [10, 100]) {
+        for (const compression of ['none', 'gzip']) out.gzip.push(await run({ kind: 'odp', shape: 'burst', n: plan.gzipN, queueSize: plan.gzipN, batchSize, compression }));
+      }
+    }
   }
-  // 4. Transports.
-  out.transports = await measureTransports(collector, { requests: plan.transportRequests, runs: plan.transportRuns });
-  log('transports done');
+  if (sections.has('extras')) {
+    // Heap per queued event, collector unreachable.
+    for (const kind of ['odp', 'optimizely']) {
+      const samples = [];
+      for (let r = 0; r < 3; r++) samples.push(...(await runJsonScript(join(ROOT, 'bench', 'lib', 'memory.mjs'), [kind, String(plan.memoryN)], ['--expose-gc'])));
+      out.memory.push({ kind, bytesPerEvent: median(samples.map((s) => s.bytesPerEvent)) });
+      log(`memory ${kind}: ${fmt(out.memory.at(-1).bytesPerEvent, 0)} B/event`);
+    }
+    out.transports = await measureTransports(collector, { requests: plan.transportRequests, runs: plan.transportRuns });
+    log('transports done');
+  }
 } finally {
   await collector.close();
 }
 
-// 5. Browser bundles, gzip level 9.
-for (const [name, file] of [
-  ['odp-sdk UMD (dist/odp-sdk.umd.min.js)', join(ROOT, 'dist', 'odp-sdk.umd.min.js')],
-  ['Optimizely UMD (dist/optimizely.browser.umd.min.js)', join(ROOT, 'node_modules', '@optimizely', 'optimizely-sdk', 'dist', 'optimizely.browser.umd.min.js')],
-  ['Optimizely browser ESM (dist/index.browser.es.min.js)', join(ROOT, 'node_modules', '@optimizely', 'optimizely-sdk', 'dist', 'index.browser.es.min.js')],
-]) {
-  try {
-    const bytes = readFileSync(file);
-    out.bundles.push({ name, min: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length });
-  } catch {
-    out.bundles.push({ name, min: null, gzip: null });
+if (sections.has('extras')) {
+  for (const [name, file] of [
+    ['odp-sdk UMD (dist/odp-sdk.umd.min.js)', join(ROOT, 'dist', 'odp-sdk.umd.min.js')],
+    ['Optimizely UMD (dist/optimizely.browser.umd.min.js)', join(ROOT, 'node_modules', '@optimizely', 'optimizely-sdk', 'dist', 'optimizely.browser.umd.min.js')],
+  ]) {
+    try {
+      const bytes = readFileSync(file);
+      out.bundles.push({ name, min: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length });
+    } catch {
+      out.bundles.push({ name, min: null, gzip: null });
+    }
   }
 }
 
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+writeFileSync(join(resultsDir, `raw${quick ? '-quick' : ''}-${stamp}.json`), JSON.stringify(out, null, 2));
 const report = render(out);
 console.log(report);
-const target = quick ? join(resultsDir, 'RESULTS-quick.md') : join(ROOT, 'bench', 'RESULTS.md');
-writeFileSync(target, report);
-writeFileSync(join(resultsDir, quick ? 'raw-quick.json' : 'raw.json'), JSON.stringify(out, null, 2));
-log(`wrote ${target} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+const base = quick ? 'RESULTS-quick' : 'RESULTS';
+for (const file of [`${base}.md`, `${base}-${stamp}.md`]) writeFileSync(join(resultsDir, file), report);
+log(`wrote bench/results/${base}.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
+/** Medians of a set of runs (worst run for connections, losses and duplicates). */
 function summarise(rows) {
+  if (!rows.length) return undefined;
   const pick = (key) => median(rows.map((r) => r[key]));
+  const perEvent = (key) => median(rows.map((r) => (r[key] * 1000) / (r.delivered || r.n)));
   return {
     runs: rows.length,
+    n: rows[0].n,
     callerUs: pick('callerUs'),
     timeMs: pick('timeMs'),
     cpuMs: pick('cpuMs'),
+    cpuUsPerEvent: perEvent('cpuMs'),
     rssMb: pick('rssMb'),
     requests: pick('requests'),
+    wireBytesPerEvent: median(rows.map((r) => r.wireBytes / (r.delivered || r.n))),
+    inWindowRate: median(rows.map((r) => (r.inWindow === undefined ? null : (r.inWindow * 1000) / r.windowMs))),
+    offeredRate: median(rows.map((r) => (r.offered === undefined ? null : (r.offered * 1000) / r.windowMs))),
+    refused: Math.max(...rows.map((r) => r.rejected?.queueFull ?? 0)),
     maxOpen: Math.max(...rows.map((r) => r.maxOpen)),
     lost: Math.max(...rows.map((r) => r.lost)),
     duplicates: Math.max(...rows.map((r) => r.duplicates)),
   };
 }
 
-function render({ main, throughput, memory, transports, bundles }) {
+function render({ burst, steadyRuns, growth, gzip, memory, transports, bundles }) {
   const lines = [];
   const cpu = os.cpus();
   lines.push('# Benchmark results', '');
   lines.push(`- Date: ${new Date().toISOString()}`);
   lines.push(`- Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`);
-  lines.push(`- Command: \`npm run bench${quick ? ' -- --quick' : ''}\` (${quick ? 'quick smoke run: one run, small N' : 'medians of the runs shown'})`);
+  lines.push(`- Command: \`npm run bench${quick ? ' -- --quick' : ''}\`${values.only ? ` --only ${values.only}` : ''} (${quick ? 'quick smoke run: one run each, small N, short window' : 'medians of the runs shown'})`);
   lines.push(`- Load average when the run ended: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')} (the machine is shared; figures are noisy)`, '');
 
-  const sizes = [...new Set(main.map((r) => r.n))];
-  const summaries = new Map();
-  lines.push('## Sending N events (batch 10)', '');
-  lines.push('Caller time: inside `sendOdpEvent` only. Time and CPU: from the first send until the collector holds every event. CPU: user + system of the client process. Peak RSS: `process.resourceUsage().maxRSS`. Max open: the most connections the collector saw open at once. Lost: N minus distinct `idempotence_id`s received. Medians; max open / lost / duplicates are the worst run.', '');
-  lines.push('| N | contender | runs | caller µs/event | time to delivered (ms) | CPU (ms) | peak RSS (MB) | requests | max open conns | lost | duplicates |');
-  lines.push('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const n of sizes) {
-    for (const kind of KINDS) {
-      const s = summarise(main.filter((r) => r.n === n && r.kind === kind));
-      summaries.set(`${n}/${kind}`, s);
-      lines.push(`| ${n.toLocaleString('en-US')} | ${NAMES[kind]} | ${s.runs} | ${fmt(s.callerUs, 2)} | ${fmt(s.timeMs, 0)} | ${fmt(s.cpuMs, 0)} | ${fmt(s.rssMb, 1)} | ${fmt(s.requests, 0)} | ${s.maxOpen} | ${s.lost} | ${s.duplicates} |`);
+  const check = (ok) => (ok === null ? '' : ok ? 'met' : '**missed**');
+  const x = (v) => (v === null || v === undefined ? '—' : `${fmt(v, 2)}×`);
+  const table = ['| shape | figure | odp-sdk | Optimizely | floor | odp / Optimizely | odp / floor | goal | |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |'];
+  const row = (shape, figure, o, p, f, digits, goal, ok) =>
+    table.push(`| ${shape} | ${figure} | ${fmt(o, digits)} | ${fmt(p, digits)} | ${fmt(f, digits)} | ${x(ratio(o, p))} | ${x(ratio(o, f))} | ${goal} | ${check(ok)} |`);
+
+  const b = Object.fromEntries(KINDS.map((k) => [k, summarise(burst.filter((r) => r.kind === k))]));
+  if (b.odp) {
+    const shape = `burst ${b.odp.n.toLocaleString('en-US')} (queueSize = N, batch 10, ${b.odp.runs} runs)`;
+    const { odp, optimizely: opt, floor } = b;
+    row(shape, 'caller time per event (µs)', odp.callerUs, opt?.callerUs, null, 2, '≤ 0.1 × Optimizely', ratio(odp.callerUs, opt?.callerUs) <= 0.1);
+    row(shape, 'CPU until delivered (ms)', odp.cpuMs, opt?.cpuMs, floor?.cpuMs, 0, '≤ 1.15 × floor', ratio(odp.cpuMs, floor?.cpuMs) <= 1.15);
+    row(shape, 'time until delivered (ms)', odp.timeMs, opt?.timeMs, floor?.timeMs, 0, '≤ 1.05 × floor', ratio(odp.timeMs, floor?.timeMs) <= 1.05);
+    row(shape, 'peak RSS (MB)', odp.rssMb, opt?.rssMb, floor?.rssMb, 1, '≤ 0.85 × floor', ratio(odp.rssMb, floor?.rssMb) <= 0.85);
+    row(shape, 'max open connections', odp.maxOpen, opt?.maxOpen, floor?.maxOpen, 0, `≤ maxConcurrentRequests (${ODP_MAX_CONCURRENT})`, odp.maxOpen <= ODP_MAX_CONCURRENT);
+    row(shape, 'lost + duplicates (worst run)', odp.lost + odp.duplicates, opt ? opt.lost + opt.duplicates : null, floor ? floor.lost + floor.duplicates : null, 0, '0', odp.lost + odp.duplicates === 0);
+  }
+  const s = Object.fromEntries(KINDS.map((k) => [k, summarise(steadyRuns.filter((r) => r.kind === k))]));
+  if (s.odp) {
+    const shape = `steady ${fmt(STEADY.rate, 0)} events/s for ${plan.steadyMs / 1000} s, collector +${STEADY.latencyMs} ms`;
+    const { odp, optimizely: opt, floor } = s;
+    row(shape, 'delivered rate in the window (events/s)', odp.inWindowRate, opt?.inWindowRate, floor?.inWindowRate, 0, '≥ 0.97 × offered', odp.inWindowRate >= 0.97 * odp.offeredRate);
+    row(shape, 'refused (queueFull)', odp.refused, null, null, 0, '0', odp.refused === 0);
+    row(shape, 'CPU per delivered event (µs)', odp.cpuUsPerEvent, opt?.cpuUsPerEvent, floor?.cpuUsPerEvent, 1, '', null);
+    row(shape, 'peak RSS (MB)', odp.rssMb, opt?.rssMb, floor?.rssMb, 1, '', null);
+    row(shape, 'max open connections', odp.maxOpen, opt?.maxOpen, floor?.maxOpen, 0, `≤ ${ODP_MAX_CONCURRENT}`, odp.maxOpen <= ODP_MAX_CONCURRENT);
+  }
+  const sizes = [...new Set(growth.map((r) => r.n))];
+  const g = new Map(sizes.flatMap((n) => ['odp', 'floor'].map((k) => [`${n}/${k}`, summarise(growth.filter((r) => r.n === n && r.kind === k))])));
+  if (sizes.length) {
+    const shape = 'growth (queueSize 10,000, backpressure; Optimizely not run: it has no bound to push back with)';
+    for (const n of sizes) row(shape, `CPU per event at ${n.toLocaleString('en-US')} (µs)`, g.get(`${n}/odp`)?.cpuUsPerEvent, null, g.get(`${n}/floor`)?.cpuUsPerEvent, 2, '', null);
+    for (const n of sizes) row(shape, `peak RSS at ${n.toLocaleString('en-US')} (MB)`, g.get(`${n}/odp`)?.rssMb, null, g.get(`${n}/floor`)?.rssMb, 1, '', null);
+    const [first, last] = [sizes[0], sizes.at(-1)];
+    const grow = (kind, key) => ratio(g.get(`${last}/${kind}`)?.[key], g.get(`${first}/${kind}`)?.[key]);
+    const label = `${(last / 1000).toLocaleString('en-US')}k / ${(first / 1000).toLocaleString('en-US')}k`;
+    table.push(`| ${shape} | CPU per event, ${label} | ${x(grow('odp', 'cpuUsPerEvent'))} | — | ${x(grow('floor', 'cpuUsPerEvent'))} | — | — | flat: ≤ 1.10× | ${check(grow('odp', 'cpuUsPerEvent') <= 1.1)} |`);
+    table.push(`| ${shape} | peak RSS, ${label} | ${x(grow('odp', 'rssMb'))} | — | ${x(grow('floor', 'rssMb'))} | — | — | flat: ≤ 1.10× | ${check(grow('odp', 'rssMb') <= 1.1)} |`);
+    const worst = Math.max(...growth.filter((r) => r.kind === 'odp').map((r) => r.lost + r.duplicates));
+    table.push(`| ${shape} | lost + duplicates (worst run) | ${worst} | — | — | — | — | 0 | ${check(worst === 0)} |`);
+  }
+  lines.push('## odp-sdk against Optimizely and the floor, by shape', '');
+  lines.push('Medians of interleaved runs. Caller time: inside `sendOdpEvent` only. CPU: user + system of the contender process, from its first send until the collector holds every event. Time: the same span, wall clock. Peak RSS: `maxRSS` of the contender process. Connections: the most the collector saw open at once. The goals are those of issue 13.', '');
+  lines.push(...table, '');
+
+  if (gzip.length) {
+    lines.push(`## Bytes on the wire: \`odp.compression\` (odp-sdk, burst of ${plan.gzipN.toLocaleString('en-US')}, ${plan.gzipRuns} runs, medians)`, '');
+    lines.push('Bytes: request bodies as sent (each request\'s Content-Length at the collector), per event. CPU: the contender\'s, until delivered, per event.', '');
+    lines.push('| batch | compression | bytes / event | CPU µs / event | time until delivered (ms) | peak RSS (MB) | bytes vs none | CPU vs none |', '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const batchSize of [10, 100]) {
+      const none = summarise(gzip.filter((r) => r.batchSize === batchSize && r.compression === 'none'));
+      for (const compression of ['none', 'gzip']) {
+        const m = summarise(gzip.filter((r) => r.batchSize === batchSize && r.compression === compression));
+        if (!m) continue;
+        lines.push(`| ${batchSize} | ${compression} | ${fmt(m.wireBytesPerEvent, 1)} | ${fmt(m.cpuUsPerEvent, 1)} | ${fmt(m.timeMs, 0)} | ${fmt(m.rssMb, 1)} | ${x(ratio(m.wireBytesPerEvent, none?.wireBytesPerEvent))} | ${x(ratio(m.cpuUsPerEvent, none?.cpuUsPerEvent))} |`);
+      }
     }
-  }
-  lines.push('', '### Ratios (of the medians)', '');
-  lines.push('| N | ratio | caller time | time to delivered | CPU | peak RSS |', '| ---: | --- | ---: | ---: | ---: | ---: |');
-  for (const n of sizes) {
-    const odp = summaries.get(`${n}/odp`);
-    for (const [other, label] of [['optimizely', 'odp-sdk / Optimizely'], ['floor', 'odp-sdk / floor']]) {
-      const o = summaries.get(`${n}/${other}`);
-      const cell = (key) => (o[key] === null ? '—' : `${fmt(ratio(odp[key], o[key]), 2)}×`);
-      lines.push(`| ${n.toLocaleString('en-US')} | ${label} | ${cell('callerUs')} | ${cell('timeMs')} | ${cell('cpuMs')} | ${cell('rssMb')} |`);
-    }
+    lines.push('');
   }
 
-  const big = sizes.at(-1);
-  const odp = summaries.get(`${big}/odp`);
-  const opt = summaries.get(`${big}/optimizely`);
-  const floor = summaries.get(`${big}/floor`);
-  const check = (ok) => (ok ? 'met' : '**missed**');
-  const targets = [
-    ['caller time per `sendOdpEvent`', '≤ 0.1 × Optimizely', ratio(odp.callerUs, opt.callerUs), 0.1],
-    ['CPU until delivered', '≤ 1.15 × floor', ratio(odp.cpuMs, floor.cpuMs), 1.15],
-    ['time until delivered', '≤ 1.15 × floor', ratio(odp.timeMs, floor.timeMs), 1.15],
-    ['peak RSS', '≤ 1.10 × floor', ratio(odp.rssMb, floor.rssMb), 1.1],
-  ];
-  lines.push('', `### Targets (N = ${big.toLocaleString('en-US')}, batch 10)`, '');
-  lines.push('| figure | target | measured | |', '| --- | --- | ---: | --- |');
-  for (const [name, goal, value, limit] of targets) lines.push(`| ${name} | ${goal} | ${fmt(value, 2)}× | ${check(value !== null && value <= limit)} |`);
-  lines.push(`| max open connections | ≤ maxConcurrentRequests (${ODP_MAX_CONCURRENT}) | ${odp.maxOpen} | ${check(odp.maxOpen <= ODP_MAX_CONCURRENT)} |`);
-  lines.push(`| lost / duplicates | 0 / 0 | ${odp.lost} / ${odp.duplicates} | ${check(odp.lost === 0 && odp.duplicates === 0)} |`);
+  lines.push('## Every figure, by shape and contender (medians)', '');
+  lines.push('| shape | contender | runs | caller µs/event | time (ms) | CPU (ms) | CPU µs/event | peak RSS (MB) | requests | max open | bytes/event | lost | duplicates |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const detail = (label, kind, m) => m && lines.push(`| ${label} | ${NAMES[kind]} | ${m.runs} | ${fmt(m.callerUs, 2)} | ${fmt(m.timeMs, 0)} | ${fmt(m.cpuMs, 0)} | ${fmt(m.cpuUsPerEvent, 2)} | ${fmt(m.rssMb, 1)} | ${fmt(m.requests, 0)} | ${m.maxOpen} | ${fmt(m.wireBytesPerEvent, 0)} | ${m.lost} | ${m.duplicates} |`);
+  for (const kind of KINDS) detail(`burst ${plan.burstN.toLocaleString('en-US')}`, kind, b[kind]);
+  for (const kind of KINDS) detail(`steady ${STEADY.rate}/s`, kind, s[kind]);
+  for (const n of sizes) for (const kind of ['odp', 'floor']) detail(`growth ${n.toLocaleString('en-US')}`, kind, g.get(`${n}/${kind}`));
+  lines.push('');
 
-  lines.push('', `## Throughput by batch size (N = ${(throughput[0]?.n ?? big).toLocaleString('en-US')})`, '');
-  lines.push('Events per second until the collector holds every event (medians; batch 10 is the main table).', '');
-  lines.push('| contender | batch 10 | batch 50 | batch 100 |', '| --- | ---: | ---: | ---: |');
-  for (const kind of KINDS) {
-    const rate = (rows) => {
-      const t = median(rows.map((r) => r.timeMs));
-      return t ? (rows[0].n / t) * 1000 : null;
-    };
-    const b10 = main.filter((r) => r.n === (throughput[0]?.n ?? big) && r.kind === kind);
-    const cells = [b10, ...[50, 100].map((b) => throughput.filter((r) => r.kind === kind && r.batchSize === b))].map((rows) => (rows.length ? fmt(rate(rows), 0) : '—'));
-    lines.push(`| ${NAMES[kind]} | ${cells.join(' | ')} |`);
+  if (memory.length) {
+    lines.push(`## Memory per queued event (collector unreachable, ${plan.memoryN.toLocaleString('en-US')} events sent)`, '');
+    lines.push('Heap (+ external) growth after GC, divided by the events sent; median of 3 processes.', '');
+    lines.push('| contender | bytes / queued event |', '| --- | ---: |');
+    for (const m of memory) lines.push(`| ${NAMES[m.kind]} | ${fmt(m.bytesPerEvent, 0)} |`);
+    lines.push('');
   }
-
-  lines.push('', `## Memory per queued event (collector unreachable, ${plan.memoryN.toLocaleString('en-US')} events sent)`, '');
-  lines.push('Heap (+ external) growth after GC, divided by the events sent; median of 3 processes. Optimizely has no queue bound and retries each batch at most twice, so its figure is a snapshot 300 ms in.', '');
-  lines.push('| contender | bytes / queued event |', '| --- | ---: |');
-  for (const m of memory) lines.push(`| ${NAMES[m.kind]} | ${fmt(m.bytesPerEvent, 0)} |`);
-
-  lines.push('', '## Browser bundle', '');
-  lines.push('| bundle | minified bytes | gzip -9 bytes |', '| --- | ---: | ---: |');
-  for (const b of bundles) lines.push(`| ${b.name} | ${fmt(b.min, 0)} | ${fmt(b.gzip, 0)} |`);
-
-  lines.push('', '## Node transports: CPU per request', '');
-  lines.push('One request at a time with a 10-event body against the same collector, after a warm-up; medians.', '');
-  lines.push(transportTable(transports));
-  return `${lines.join('\n')}\n`;
+  if (bundles.length) {
+    lines.push('## Browser bundle', '', '| bundle | minified bytes | gzip -9 bytes |', '| --- | ---: | ---: |');
+    for (const bundle of bundles) lines.push(`| ${bundle.name} | ${fmt(bundle.min, 0)} | ${fmt(bundle.gzip, 0)} |`);
+    lines.push('');
+  }
+  if (transports.length) {
+    lines.push('## Node transports: CPU per request', '', 'One request at a time with a 10-event body against the same collector, after a warm-up; medians.', '');
+    lines.push(transportTable(transports), '');
+  }
+  return lines.join('\n');
 }

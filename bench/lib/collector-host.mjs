@@ -4,18 +4,33 @@ import { startCollector } from '../../collector/src/collector.ts';
 import { wallNow } from './workload.mjs';
 
 const collector = await startCollector({ port: 0 });
+const DISTINCT_GRACE_MS = 10_000;
+/** No new request for this long, and no connection open: the last contender is done. */
+const QUIET_MS = 1000;
 const send = (message) => process.send?.(message);
 
 async function idle(limitMs) {
-  // Sockets of the last contender must be gone before a reset, or they count as open connections.
+  // Sockets of the last contender must be gone before a reset, or they count as open connections;
+  // and its requests must be over: after a burst of thousands of connections, some still wait in the
+  // kernel's accept queue when none is open, and their events would be counted as the next run's.
   const until = Date.now() + limitMs;
-  while (collector.stats().openConnections > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  let requests = -1;
+  let quietSince = Date.now();
+  while (Date.now() < until) {
+    const s = collector.stats();
+    if (s.requests !== requests) {
+      requests = s.requests;
+      quietSince = Date.now();
+    }
+    if (s.openConnections === 0 && Date.now() - quietSince >= QUIET_MS) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 process.on('message', async (message) => {
   switch (message.cmd) {
     case 'reset':
-      await idle(3000);
+      if (message.waitIdle) await idle(60_000);
       collector.reset();
       send({ id: message.id, ok: true, stats: collector.stats() });
       return;
@@ -23,17 +38,35 @@ process.on('message', async (message) => {
       // Acknowledge at once; 'done' follows when the collector holds n events, or when time runs out.
       send({ id: message.id, ok: true });
       let timedOut = false;
+      let at;
       try {
         await collector.waitForEvents(message.n, message.timeoutMs);
+        at = wallNow();
+        // waitForEvents counts duplicates too (retries whose answer was lost): give the missing
+        // distinct ids a grace period; a contender that lost events is reported as of n events.
+        const until = Date.now() + DISTINCT_GRACE_MS;
+        while (collector.stats().distinctIds < message.n && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
+        if (collector.stats().distinctIds >= message.n) at = wallNow();
       } catch {
         timedOut = true;
       }
-      send({ type: 'done', at: wallNow(), timedOut, stats: collector.stats() });
+      send({ type: 'done', at: at ?? wallNow(), timedOut, stats: collector.stats() });
       return;
     }
     case 'stats':
       send({ id: message.id, ok: true, stats: collector.stats() });
       return;
+    case 'faults':
+      collector.setFaults(message.faults);
+      send({ id: message.id, ok: true });
+      return;
+    case 'wire': {
+      // Bytes on the wire: the request bodies as sent (compressed or not), from each batch's Content-Length.
+      let bytes = 0;
+      for (const batch of collector.batches) bytes += Number(batch.headers['content-length'] ?? 0);
+      send({ id: message.id, ok: true, wire: { bytes, requests: collector.batches.length, gzip: collector.batches.filter((b) => b.headers['content-encoding'] === 'gzip').length } });
+      return;
+    }
     case 'close':
       await collector.close();
       process.exit(0);

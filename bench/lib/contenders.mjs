@@ -1,9 +1,12 @@
-// The three contenders behind one small interface, so the feeding loop is the same for each SDK.
-//   SDKs:  argsOf(i) → the call's arguments, built outside the clock;
+// The three contenders behind one small interface, so the feeding loops are the same for each SDK.
+//   SDKs:  argsOf(i) → the call's arguments, built outside the clock; settle() → resolves once all sent is delivered;
 //          sendRange(args, from, to, onReject) → sends args[from..to), returns where queueFull stopped it;
 //          room(need) → resolves once the SDK could take `need` more events; close().
-//   floor: run(n) → POSTs every batch, one request at a time; close().
+//   floor: burst(args) → takes every event at once, then POSTs them one batch at a time;
+//          run(n) → builds and POSTs batch by batch, one request at a time (no backlog);
+//          send(i) → the steady shape: builds event i, POSTs each full batch at once; close().
 import http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { createHttpPost } from './http-post.mjs';
 import { ACTION, TYPE, identifiersOf, dataOf, wireEventOf } from './workload.mjs';
 
@@ -20,13 +23,12 @@ export async function createContender(kind, options) {
   }
 }
 
-async function createOdp({ datafile, batchSize }) {
+async function createOdp({ datafile, batchSize = 10, queueSize, compression }) {
   // run.mjs snapshots the built bundle, so a rebuild by someone else mid-run cannot pull it away.
   const { createInstance } = await import(process.env.ODP_BENCH_SDK ?? new URL('../../dist/node/index.mjs', import.meta.url).href);
-  // Defaults everywhere; only the batch size is set, and only when a run asks for another one.
-  // BENCH_ODP_OPTIONS (JSON) adds odp options, for experiments outside the published table.
+  // Defaults, except what the shape sets. BENCH_ODP_OPTIONS (JSON) adds odp options, for experiments outside the published table.
   const extra = process.env.BENCH_ODP_OPTIONS ? JSON.parse(process.env.BENCH_ODP_OPTIONS) : {};
-  const odp = { ...(batchSize === 10 ? {} : { batchSize }), ...extra };
+  const odp = { ...(batchSize === 10 ? {} : { batchSize }), ...(queueSize ? { queueSize } : {}), ...(compression ? { compression } : {}), ...extra };
   const client = createInstance({ datafile, ...(Object.keys(odp).length ? { odp } : {}) });
   await client.onReady({ timeoutMs: 5000 });
   return {
@@ -62,11 +64,12 @@ async function createOdp({ datafile, batchSize }) {
         check();
       });
     },
+    settle: () => client.flush(),
     close: () => client.close(),
   };
 }
 
-async function createOptimizely({ datafile, batchSize }) {
+async function createOptimizely({ datafile, batchSize = 10 }) {
   const opt = await import('@optimizely/optimizely-sdk');
   const client = opt.createInstance({
     projectConfigManager: opt.createStaticProjectConfigManager({ datafile: JSON.stringify(datafile) }),
@@ -89,10 +92,30 @@ async function createOptimizely({ datafile, batchSize }) {
   };
 }
 
-function createFloor({ url, batchSize }) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+function createFloor({ url, batchSize = 10, sockets = 1 }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
   const post = createHttpPost(new URL('/v3/events', url).href, agent);
+  let pending = [];
+  const inFlight = new Set();
+  const postPending = () => {
+    const request = post(JSON.stringify(pending));
+    pending = [];
+    inFlight.add(request);
+    void request.finally(() => inFlight.delete(request));
+  };
   return {
+    argsOf: (i) => [identifiersOf(i), dataOf(i)],
+    async burst(args) {
+      // What any client must do with a burst it cannot send at once: hold each event in wire form, with its id.
+      const queue = new Array(args.length);
+      for (let i = 0; i < args.length; i++) queue[i] = wireEventFromArgs(args[i]);
+      for (let start = 0; start < queue.length; start += batchSize) {
+        const end = Math.min(start + batchSize, queue.length);
+        const body = JSON.stringify(queue.slice(start, end));
+        queue.fill(undefined, start, end); // a sent event is released, as an SDK's delivered batch is
+        await post(body);
+      }
+    },
     async run(n) {
       for (let start = 0; start < n; start += batchSize) {
         const end = Math.min(start + batchSize, n);
@@ -101,6 +124,24 @@ function createFloor({ url, batchSize }) {
         await post(JSON.stringify(events));
       }
     },
+    send(i) {
+      pending.push(wireEventOf(i));
+      if (pending.length >= batchSize) postPending();
+    },
+    async drain() {
+      if (pending.length) postPending();
+      await Promise.all(inFlight);
+    },
     close: async () => agent.destroy(),
+  };
+}
+
+/** The floor's wire event from the same arguments the SDKs get (odp-sdk's form). */
+function wireEventFromArgs([identifiers, data]) {
+  return {
+    type: TYPE,
+    action: ACTION,
+    identifiers,
+    data: { idempotence_id: randomUUID(), data_source_type: 'sdk', data_source: 'floor', data_source_version: '0', ...data },
   };
 }

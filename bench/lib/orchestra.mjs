@@ -40,8 +40,10 @@ export async function startCollectorHost() {
   };
   return {
     url,
-    reset: () => ask('reset'),
+    reset: ({ waitIdle = true } = {}) => ask('reset', { waitIdle }),
     stats: async () => (await ask('stats')).stats,
+    setFaults: (faults) => ask('faults', { faults }),
+    wire: async () => (await ask('wire')).wire,
     /** Resolves when the collector has promised to report 'done'; returns that later report. */
     async expect(n, timeoutMs) {
       const done = next(child, (m) => m.type === 'done');
@@ -58,35 +60,50 @@ export async function startCollectorHost() {
 
 /**
  * One run of one contender: a fresh process, the collector reset, the clock started in the
- * contender at 'go' and stopped when the collector holds every event.
+ * contender at 'go' and stopped when the collector holds every accepted event.
+ * `run`: { kind, shape: burst|growth|steady, n, batchSize, queueSize?, compression?, rate?, durationMs? }.
+ * Burst and growth expect all n events (the collector reports the moment it holds them); steady
+ * counts what arrived within its window, then waits for the events the SDK accepted.
  */
-export async function runContender(collector, { kind, n, batchSize = 10, chunk = 100, profileDir, timeoutMs = 120_000 }) {
+export async function runContender(collector, { profileDir, timeoutMs = 180_000, ...run }) {
   await collector.reset();
-  const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${kind}-${n}-b${batchSize}-${Date.now()}.cpuprofile`] : [];
+  const config = { batchSize: 10, ...run, url: collector.url };
+  const name = `${config.kind}-${config.shape}-${config.n ?? config.rate}-b${config.batchSize}${config.compression ? `-${config.compression}` : ''}-${Date.now()}`;
+  const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   // BENCH_NODE_FLAGS (e.g. "--trace-gc") goes to the contender processes only.
   const extra = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean) : [];
-  const child = fork(join(here, 'worker.mjs'), [kind, collector.url, String(n), String(batchSize), String(chunk)], {
+  const child = fork(join(here, 'worker.mjs'), [JSON.stringify(config)], {
     cwd: ROOT,
     execArgv: [...execArgv, ...extra],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  await next(child, (m) => m.type === 'ready');
-  const { done } = await collector.expect(n, timeoutMs);
+  const ready = await next(child, (m) => m.type === 'ready');
+  // The warm-up's events and requests are not the run's; its open keep-alive sockets stay open.
+  if (ready.warmedUp) await collector.reset({ waitIdle: false });
+  const steady = config.shape === 'steady';
+  const early = steady ? undefined : await collector.expect(config.n, timeoutMs);
   const fed = next(child, (m) => m.type === 'fed');
   const result = next(child, (m) => m.type === 'result');
   child.send({ cmd: 'go' });
-  const at = await done;
   const fedMessage = await fed;
+  let inWindow;
+  let done;
+  if (steady) {
+    inWindow = (await collector.stats()).events;
+    done = (await collector.expect(fedMessage.accepted, timeoutMs)).done;
+  } else done = early.done;
+  const at = await done;
   child.send({ cmd: 'delivered', at: at.at });
   const r = await result;
   await exited;
   const s = await collector.stats();
+  const wire = await collector.wire();
+  const expected = steady ? fedMessage.accepted : config.n;
   return {
-    kind,
-    n,
-    batchSize,
-    callerUs: r.callerMs === null ? null : (r.callerMs * 1000) / n,
+    ...run,
+    batchSize: config.batchSize,
+    callerUs: r.callerMs === null ? null : (r.callerMs * 1000) / config.n,
     feedMs: fedMessage.at - r.t0,
     timeMs: at.at - r.t0,
     cpuMs: r.cpuMs,
@@ -97,11 +114,18 @@ export async function runContender(collector, { kind, n, batchSize = 10, chunk =
     rssAtStartMb: r.rssAtStartKb / 1024,
     requests: s.requests,
     maxOpen: s.maxOpenConnections,
-    lost: n - Math.min(n, s.distinctIds),
+    delivered: s.distinctIds,
+    lost: expected - Math.min(expected, s.distinctIds),
     duplicates: s.duplicates,
     timedOut: at.timedOut,
+    accepted: r.accepted,
+    offered: r.offered,
+    windowMs: r.windowMs,
+    inWindow,
     backpressureWaits: r.backpressureWaits,
     rejected: r.rejected,
+    wireBytes: wire.bytes,
+    gzipRequests: wire.gzip,
   };
 }
 

@@ -1,11 +1,12 @@
 // CPU per request of one Node transport, one request at a time, 10-event JSON bodies.
-//   node [--import tsx] transport-worker.mjs <kind> <collectorUrl> <requests>
+//   node [--import tsx] transport-worker.mjs <kind> <collectorUrl> <requests> [module]
+// odp-sdk-http loads src/platform/node/http-transport.ts, or `module` (a path from the repository root) to compare another version.
 // Prints one JSON line: { kind, requests, cpuUsPerRequest, wallUsPerRequest }.
 import http from 'node:http';
 import { createHttpPost } from './http-post.mjs';
 import { API_KEY, wireEventOf } from './workload.mjs';
 
-const [kind, base, requestsText = '3000'] = process.argv.slice(2);
+const [kind, base, requestsText = '3000', module = 'src/platform/node/http-transport.ts'] = process.argv.slice(2);
 const requests = Number(requestsText);
 const url = `${base}/v3/events`;
 const headers = { 'content-type': 'application/json', 'x-api-key': API_KEY };
@@ -33,7 +34,7 @@ async function makeSender() {
     }
     case 'odp-sdk-http': {
       // The SDK's own Node transport, from source (this process runs with --import tsx).
-      const { createHttpTransport } = await import('../../src/platform/node/http-transport.ts');
+      const { createHttpTransport } = await import(new URL(`../../${module}`, import.meta.url).href);
       const transport = createHttpTransport({ maxSockets: 1 });
       return async (body) => {
         const res = await transport.request({ method: 'POST', url, headers, body, timeoutMs: 10_000 });

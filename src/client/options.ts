@@ -38,7 +38,7 @@ export interface ResolvedOptions {
   waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   logger: Logger;
   logLevel: LogLevel;
-  odp: Record<OdpCountName, number> & Record<OdpFlagName, boolean>;
+  odp: Record<OdpCountName, number> & Record<OdpFlagName, boolean> & { compression: 'gzip' | 'none' };
 }
 
 const DEFAULT_URL_TEMPLATE = 'https://cdn.optimizely.com/datafiles/{sdkKey}.json';
@@ -92,6 +92,9 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
   for (const name of Object.keys(ODP_FLAGS) as OdpFlagName[]) {
     odp[name] = flag(odpInput[name], `odp.${name}`, ODP_FLAGS[name]);
   }
+  const compression = odpInput.compression;
+  odp.compression = compression === 'gzip' ? compression : 'none';
+  if (compression !== undefined && compression !== 'gzip' && compression !== 'none') problems.push("odp.compression must be 'gzip' or 'none'; using 'none'");
   // A serverless request may end before a flush timer fires: with waitUntil, batches are cut at the end of the task.
   if (waitUntil) odp.flushIntervalMs = 0;
 

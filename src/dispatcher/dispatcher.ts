@@ -15,6 +15,8 @@ export interface DispatcherOptions {
   maxBackoffMs: number;
   /** Browsers: bytes of bodies that may be in flight as keep-alive requests (they outlive the page); 0: none. */
   keepaliveBytes: number;
+  /** Opt-in body compression, done by the transport (`odp.compression`). */
+  compression?: 'gzip' | 'none';
 }
 
 /** A batch of undelivered events, as a journal sees it: its body is the exact JSON that is sent. */
@@ -296,6 +298,7 @@ export class Dispatcher {
         body: job.body,
         timeoutMs: this.options.requestTimeoutMs,
         keepalive,
+        compression: this.options.compression,
       });
     } catch (error) {
       failure = error instanceof TransportError ? error : new TransportError('network', String(error));

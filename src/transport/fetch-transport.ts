@@ -17,10 +17,13 @@ export function createFetchTransport(fetchFn: FetchFn): Transport {
         controller.abort();
       }, timerDelay(request.timeoutMs));
       try {
+        // A keep-alive request goes plain: it must start inside the page-hide handler, before an
+        // asynchronous compression could finish.
+        const compress = request.compression === 'gzip' && request.body !== undefined && !request.keepalive && typeof CompressionStream === 'function';
         const response = await fetchFn(request.url, {
           method: request.method,
-          headers: request.headers,
-          body: request.body,
+          headers: compress ? { ...request.headers, 'content-encoding': 'gzip' } : request.headers,
+          body: compress ? await gzip(request.body!) : request.body,
           keepalive: request.keepalive,
           signal: controller.signal,
           credentials: 'omit',
@@ -41,4 +44,9 @@ export function createFetchTransport(fetchFn: FetchFn): Transport {
       controllers.clear();
     },
   };
+}
+
+/** The body gzip-compressed with the platform's CompressionStream. */
+function gzip(text: string): Promise<ArrayBuffer> {
+  return new Response(new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
 }

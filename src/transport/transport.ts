@@ -7,6 +7,8 @@ export interface HttpRequest {
   timeoutMs: number;
   /** Browsers: let the request outlive the page (page hide). */
   keepalive?: boolean;
+  /** `'gzip'`: the transport compresses the body and sends `Content-Encoding: gzip` (where it can). */
+  compression?: 'gzip' | 'none';
 }
 
 export interface HttpResponse {
