@@ -1,10 +1,10 @@
-import { v4 as uuidv4 } from 'uuid';
 import { timerDelay } from '../../core/values';
 import { PriorityLane } from '../../dispatcher/lane';
 import { createFetchTransport } from '../../transport/fetch-transport';
 import type { Platform } from '../platform';
 import { createLocalStorage } from './local-storage';
 import { attachPage, KEEPALIVE_BYTES } from './page-lifecycle';
+import { randomUuid } from './random-uuid';
 
 let platform: Platform | undefined;
 
@@ -24,7 +24,7 @@ export function browserPlatform(): Platform {
     createTransport: () => createFetchTransport((input, init) => fetch(input, init)),
     createLane: (concurrency) => new PriorityLane(concurrency),
     schedule,
-    newId: () => uuidv4(),
+    newId: randomUuid,
     storage,
     keepaliveBytes: KEEPALIVE_BYTES,
     attach: (client) => attachPage(client, storage, schedule),
