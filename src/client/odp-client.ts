@@ -388,14 +388,6 @@ export class OdpClient {
       setOptOut: (optedOut) => this.setOptOut(optedOut),
       pending: () => ({ odp: this.odp, events: this.queue.peek() }),
       undelivered: () => this.stats_.queued + this.stats_.inFlight,
-      drain: async (timeoutMs) => {
-        this.cutBatch();
-        const release = this.platform.holdOpen?.();
-        let cancel: (() => void) | undefined;
-        await Promise.race([this.dispatcher.flush(), new Promise<void>((resolve) => (cancel = this.platform.schedule(resolve, timeoutMs)))]);
-        cancel?.();
-        release?.();
-      },
       restore: (odp, events) => {
         let taken = 0;
         for (const event of events) {

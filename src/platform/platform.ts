@@ -46,8 +46,6 @@ export interface ClientHandle {
   pending(): { odp: OdpSettings | null; events: readonly OdpWireEvent[] };
   /** Events accepted and neither delivered nor dropped. */
   undelivered(): number;
-  /** Waits until what is held now is delivered or dropped, or `timeoutMs` passed (the events are kept then). */
-  drain(timeoutMs: number): Promise<void>;
   /** The user's opt-out choice changed elsewhere (another tab). */
   setOptOut(optedOut: boolean): void;
   /** Accepts again events an earlier host left undelivered, with their ids; returns how many were taken. */

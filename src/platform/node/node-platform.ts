@@ -52,11 +52,25 @@ function deliverBeforeExit(): void {
   for (const [client, state] of clients) {
     if (state.draining || state.gaveUp || client.undelivered() === 0) continue;
     state.draining = true;
-    void client.drain(client.closeTimeoutMs).then(() => {
+    void drain(client, client.closeTimeoutMs).then(() => {
       state.draining = false;
       state.gaveUp = client.undelivered() > 0;
     });
   }
+}
+
+/**
+ * Waits until what the client holds now is delivered or dropped, or `timeoutMs` passed (the events
+ * are kept then), holding the process open meanwhile. Node's alone: it lives here, not in the
+ * client that the script-tag bundle ships.
+ */
+async function drain(client: ClientHandle, timeoutMs: number): Promise<void> {
+  client.cutBatch();
+  const release = nodePlatform.holdOpen!();
+  let cancel: (() => void) | undefined;
+  await Promise.race([client.dispatcher.flush(), new Promise<void>((resolve) => (cancel = nodePlatform.schedule(resolve, timeoutMs)))]);
+  cancel?.();
+  release();
 }
 
 /** `process.exit()` or a drain out of time: say what is lost, once, with the count. */
