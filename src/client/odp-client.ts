@@ -194,7 +194,7 @@ export class OdpClient {
       this.closing = this.dispatcher
         .close(timeoutMs)
         .then((dropped) => {
-          if (dropped) this.logger.warn(`close(): ${dropped} events were not delivered within ${timeoutMs} ms and were dropped`);
+          if (dropped) this.logger.warn(`close(): ${dropped} events not delivered within ${timeoutMs} ms were dropped`);
         })
         .catch((error: unknown) => {
           this.logger.error(`close failed: ${String(error)}`);

@@ -22,7 +22,7 @@ export function parseDatafile(input: unknown, allowInsecureHost: boolean): Parse
     return readDatafile(input, allowInsecureHost);
   } catch {
     // A datafile object from the host can throw when read (a getter, a proxy): a bad datafile, not a crash.
-    return new Error('the datafile could not be read (a property threw when read)');
+    return new Error('the datafile could not be read (a property threw)');
   }
 }
 
@@ -67,5 +67,5 @@ function checkHost(host: string, allowInsecureHost: boolean): string | null {
   }
   if (url.protocol === 'https:') return null;
   if (url.protocol === 'http:' && (allowInsecureHost || LOOPBACK.test(url.hostname))) return null;
-  return `the datafile's ODP host ${JSON.stringify(host)} must use https: (plain http is allowed for loopback hosts or with odp.allowInsecureHost)`;
+  return `the datafile's ODP host ${JSON.stringify(host)} must use https: (http only on loopback or with odp.allowInsecureHost)`;
 }

@@ -313,7 +313,7 @@ export class Dispatcher {
         this.outstanding.delete(job);
         this.unconfirmed.add(job);
         job.settle();
-        this.logger.info(`${count} events were handed to the browser as the page went; they stay stored until a 2xx is seen`);
+        this.logger.info(`${count} events handed to the browser as the page went stay stored until a 2xx is seen`);
         return;
       }
       this.fail(job, `${failure?.kind ?? 'network'} error: ${failure?.message ?? 'unknown'}`, undefined, undefined);
@@ -389,7 +389,7 @@ export class Dispatcher {
       return;
     }
     if (count === 1) {
-      this.drop(job, 'tooLarge', 413, 'ODP answered 413 to a single event: it is too large and was dropped');
+      this.drop(job, 'tooLarge', 413, 'ODP answered 413 to a single event: dropped as too large');
       return;
     }
     this.stats.requeue(count);

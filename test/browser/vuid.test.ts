@@ -2,9 +2,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
-import { browserSkip, describeCollector, exampleUrl, expectEvents, launchChromium, startCollector, startStaticServer, waitForClient, waitForIdle, type StaticServer } from './support';
+import { browserSkip, CHROMIUM_ARGS, describeCollector, exampleUrl, expectEvents, launchChromium, startCollector, startStaticServer, waitForClient, waitForIdle, type StaticServer } from './support';
 
-declare const window: { odpClient: { getVuid(): string | null } };
+declare const window: { odpClient: { getVuid(): string | null }; isSecureContext: boolean; crypto: { randomUUID?: unknown } };
 
 let browser: Browser;
 let site: StaticServer;
@@ -55,6 +55,27 @@ describe('the visitor id in Chromium', { skip: browserSkip, timeout: 2 * 60_000 
       assert.equal(collector.events[0]?.identifiers.vuid, undefined);
     } finally {
       await context.close();
+      await collector.close();
+    }
+  });
+
+  test('an insecure context (an http: page that is not loopback): ids come from crypto.getRandomValues, as v4 UUIDs', async () => {
+    // 127.0.0.1 is a secure context; a name that resolves to it is not, so the page lacks crypto.randomUUID.
+    const host = 'odp-insecure.test';
+    const insecure = await launchChromium({ args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${host} 127.0.0.1`] });
+    const collector = await startCollector();
+    try {
+      const page = await insecure.newPage();
+      await page.goto(exampleUrl(site, collector, 'script-tag/index.html').replace('127.0.0.1', host));
+      await waitForClient(page);
+      assert.deepEqual(await page.evaluate(() => [window.isSecureContext, typeof window.crypto.randomUUID]), [false, 'undefined']);
+      assert.match((await page.evaluate(() => window.odpClient.getVuid())) ?? '', /^vuid_[0-9a-f]{27}$/);
+      await expectEvents(collector, 2);
+      const ids = collector.events.map((event) => event.data.idempotence_id);
+      for (const id of ids) assert.match(String(id), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.equal(new Set(ids).size, ids.length, describeCollector(collector));
+    } finally {
+      await insecure.close();
       await collector.close();
     }
   });
