@@ -13,7 +13,7 @@ export const nodePlatform: Platform = {
     timer.unref();
     return () => clearTimeout(timer);
   },
-  // Node always has randomUUID; uuid's fallbacks are for browsers' insecure contexts.
+  // Node always has randomUUID (the browser platform's getRandomValues fallback is for insecure pages).
   newId: () => randomUUID(),
   holdOpen() {
     const keeper = setInterval(() => {}, 1 << 30);
