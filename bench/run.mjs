@@ -1,6 +1,7 @@
 // `npm run bench`: odp-sdk vs @optimizely/optimizely-sdk vs the floor, on the shapes users have,
 // each contender in its own process, against the project's collector in another. See bench/README.md.
 //   node bench/run.mjs [--quick] [--runs R] [--rate EPS] [--profile] [--only burst,steady,growth,gzip,extras]
+//   node bench/run.mjs --render bench/results/raw-....json   prints the report of an earlier run again
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     rate: { type: 'string' },
     profile: { type: 'boolean', default: false },
     only: { type: 'string' },
+    render: { type: 'string' },
   },
 });
 const quick = values.quick;
@@ -26,6 +28,8 @@ const plan = quick
 if (values.runs) plan.burstRuns = plan.gzipRuns = Math.max(1, Number(values.runs));
 /** The steady shape: a busy server's rate, against an ODP 50 ms away. */
 const STEADY = { rate: Number(values.rate ?? 1000), latencyMs: 50 };
+/** The collector keeps the headers (so the Content-Length) of this many batches per run. */
+const COLLECTOR_KEPT_BATCHES = 50_000;
 const sections = new Set((values.only ?? 'burst,steady,growth,gzip,extras').split(','));
 const KINDS = ['floor', 'odp', 'optimizely'];
 /** odp-sdk's default odp.maxConcurrentRequests: the open-connections goal is checked against it. */
@@ -41,6 +45,13 @@ copyFileSync(join(ROOT, 'dist', 'node', 'index.mjs'), sdkCopy);
 process.env.ODP_BENCH_SDK = new URL(`file://${sdkCopy}`).href;
 
 const log = (line) => process.stderr.write(`${line}\n`);
+if (values.render) {
+  const saved = JSON.parse(readFileSync(values.render, 'utf8'));
+  Object.assign(plan, saved.plan);
+  Object.assign(STEADY, saved.steady);
+  console.log(render(saved));
+  process.exit(0);
+}
 const started = Date.now();
 const out = { plan, steady: STEADY, burst: [], steadyRuns: [], growth: [], gzip: [], memory: [], transports: [], bundles: [] };
 /**
@@ -143,7 +154,7 @@ function summarise(rows) {
     cpuUsPerEvent: perEvent('cpuMs'),
     rssMb: pick('rssMb'),
     requests: pick('requests'),
-    wireBytesPerEvent: median(rows.map((r) => r.wireBytes / (r.delivered || r.n))),
+    wireBytesPerEvent: median(rows.map((r) => (r.requests <= COLLECTOR_KEPT_BATCHES ? r.wireBytes / (r.delivered || r.n) : null))),
     inWindowRate: median(rows.map((r) => (r.inWindow === undefined ? null : (r.inWindow * 1000) / r.windowMs))),
     offeredRate: median(rows.map((r) => (r.offered === undefined ? null : (r.offered * 1000) / r.windowMs))),
     refused: Math.max(...rows.map((r) => r.rejected?.queueFull ?? 0)),
@@ -165,8 +176,9 @@ function render({ burst, steadyRuns, growth, gzip, memory, transports, bundles }
   const check = (ok) => (ok === null ? '' : ok ? 'met' : '**missed**');
   const x = (v) => (v === null || v === undefined ? '—' : `${fmt(v, 2)}×`);
   const table = ['| shape | figure | odp-sdk | Optimizely | floor | odp / Optimizely | odp / floor | goal | |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |'];
-  const row = (shape, figure, o, p, f, digits, goal, ok) =>
-    table.push(`| ${shape} | ${figure} | ${fmt(o, digits)} | ${fmt(p, digits)} | ${fmt(f, digits)} | ${x(ratio(o, p))} | ${x(ratio(o, f))} | ${goal} | ${check(ok)} |`);
+  const row = (shape, figure, o, p, f, digits, goal, ok, ratios = true) =>
+    table.push(`| ${shape} | ${figure} | ${fmt(o, digits)} | ${fmt(p, digits)} | ${fmt(f, digits)} | ${ratios ? x(ratio(o, p)) : '—'} | ${ratios ? x(ratio(o, f)) : '—'} | ${goal} | ${check(ok)} |`);
+  const count = (shape, figure, o, p, f, goal, ok) => row(shape, figure, o, p, f, 0, goal, ok, false);
 
   const b = Object.fromEntries(KINDS.map((k) => [k, summarise(burst.filter((r) => r.kind === k))]));
   if (b.odp) {
@@ -176,35 +188,39 @@ function render({ burst, steadyRuns, growth, gzip, memory, transports, bundles }
     row(shape, 'CPU until delivered (ms)', odp.cpuMs, opt?.cpuMs, floor?.cpuMs, 0, '≤ 1.15 × floor', ratio(odp.cpuMs, floor?.cpuMs) <= 1.15);
     row(shape, 'time until delivered (ms)', odp.timeMs, opt?.timeMs, floor?.timeMs, 0, '≤ 1.05 × floor', ratio(odp.timeMs, floor?.timeMs) <= 1.05);
     row(shape, 'peak RSS (MB)', odp.rssMb, opt?.rssMb, floor?.rssMb, 1, '≤ 0.85 × floor', ratio(odp.rssMb, floor?.rssMb) <= 0.85);
-    row(shape, 'max open connections', odp.maxOpen, opt?.maxOpen, floor?.maxOpen, 0, `≤ maxConcurrentRequests (${ODP_MAX_CONCURRENT})`, odp.maxOpen <= ODP_MAX_CONCURRENT);
-    row(shape, 'lost + duplicates (worst run)', odp.lost + odp.duplicates, opt ? opt.lost + opt.duplicates : null, floor ? floor.lost + floor.duplicates : null, 0, '0', odp.lost + odp.duplicates === 0);
+    count(shape, 'max open connections', odp.maxOpen, opt?.maxOpen, floor?.maxOpen, `≤ maxConcurrentRequests (${ODP_MAX_CONCURRENT})`, odp.maxOpen <= ODP_MAX_CONCURRENT);
+    count(shape, 'lost + duplicates (worst run)', odp.lost + odp.duplicates, opt ? opt.lost + opt.duplicates : null, floor ? floor.lost + floor.duplicates : null, '0', odp.lost + odp.duplicates === 0);
   }
   const s = Object.fromEntries(KINDS.map((k) => [k, summarise(steadyRuns.filter((r) => r.kind === k))]));
   if (s.odp) {
     const shape = `steady ${fmt(STEADY.rate, 0)} events/s for ${plan.steadyMs / 1000} s, collector +${STEADY.latencyMs} ms`;
     const { odp, optimizely: opt, floor } = s;
     row(shape, 'delivered rate in the window (events/s)', odp.inWindowRate, opt?.inWindowRate, floor?.inWindowRate, 0, '≥ 0.97 × offered', odp.inWindowRate >= 0.97 * odp.offeredRate);
-    row(shape, 'refused (queueFull)', odp.refused, null, null, 0, '0', odp.refused === 0);
+    count(shape, 'refused (queueFull)', odp.refused, null, null, '0', odp.refused === 0);
     row(shape, 'CPU per delivered event (µs)', odp.cpuUsPerEvent, opt?.cpuUsPerEvent, floor?.cpuUsPerEvent, 1, '', null);
     row(shape, 'peak RSS (MB)', odp.rssMb, opt?.rssMb, floor?.rssMb, 1, '', null);
-    row(shape, 'max open connections', odp.maxOpen, opt?.maxOpen, floor?.maxOpen, 0, `≤ ${ODP_MAX_CONCURRENT}`, odp.maxOpen <= ODP_MAX_CONCURRENT);
+    count(shape, 'max open connections', odp.maxOpen, opt?.maxOpen, floor?.maxOpen, `≤ ${ODP_MAX_CONCURRENT}`, odp.maxOpen <= ODP_MAX_CONCURRENT);
   }
   const sizes = [...new Set(growth.map((r) => r.n))];
   const g = new Map(sizes.flatMap((n) => ['odp', 'floor'].map((k) => [`${n}/${k}`, summarise(growth.filter((r) => r.n === n && r.kind === k))])));
   if (sizes.length) {
-    const shape = 'growth (queueSize 10,000, backpressure; Optimizely not run: it has no bound to push back with)';
+    const shape = 'growth (queueSize 10,000, backpressure, warm)';
     for (const n of sizes) row(shape, `CPU per event at ${n.toLocaleString('en-US')} (µs)`, g.get(`${n}/odp`)?.cpuUsPerEvent, null, g.get(`${n}/floor`)?.cpuUsPerEvent, 2, '', null);
     for (const n of sizes) row(shape, `peak RSS at ${n.toLocaleString('en-US')} (MB)`, g.get(`${n}/odp`)?.rssMb, null, g.get(`${n}/floor`)?.rssMb, 1, '', null);
-    const [first, last] = [sizes[0], sizes.at(-1)];
-    const grow = (kind, key) => ratio(g.get(`${last}/${kind}`)?.[key], g.get(`${first}/${kind}`)?.[key]);
-    const label = `${(last / 1000).toLocaleString('en-US')}k / ${(first / 1000).toLocaleString('en-US')}k`;
-    table.push(`| ${shape} | CPU per event, ${label} | ${x(grow('odp', 'cpuUsPerEvent'))} | — | ${x(grow('floor', 'cpuUsPerEvent'))} | — | — | flat: ≤ 1.10× | ${check(grow('odp', 'cpuUsPerEvent') <= 1.1)} |`);
-    table.push(`| ${shape} | peak RSS, ${label} | ${x(grow('odp', 'rssMb'))} | — | ${x(grow('floor', 'rssMb'))} | — | — | flat: ≤ 1.10× | ${check(grow('odp', 'rssMb') <= 1.1)} |`);
+    const last = sizes.at(-1);
+    const k = (n) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1000}k`);
+    // The issue asks for largest / smallest; largest / second-largest shows whether growth has stopped.
+    for (const first of sizes.length > 2 ? [sizes[0], sizes.at(-2)] : [sizes[0]]) {
+      const grow = (kind, key) => ratio(g.get(`${last}/${kind}`)?.[key], g.get(`${first}/${kind}`)?.[key]);
+      for (const [key, name] of [['cpuUsPerEvent', 'CPU per event'], ['rssMb', 'peak RSS']]) {
+        table.push(`| ${shape} | ${name}, ${k(last)} / ${k(first)} | ${x(grow('odp', key))} | — | ${x(grow('floor', key))} | — | — | flat: ≤ 1.10× | ${check(grow('odp', key) <= 1.1)} |`);
+      }
+    }
     const worst = Math.max(...growth.filter((r) => r.kind === 'odp').map((r) => r.lost + r.duplicates));
     table.push(`| ${shape} | lost + duplicates (worst run) | ${worst} | — | — | — | — | 0 | ${check(worst === 0)} |`);
   }
   lines.push('## odp-sdk against Optimizely and the floor, by shape', '');
-  lines.push('Medians of interleaved runs. Caller time: inside `sendOdpEvent` only. CPU: user + system of the contender process, from its first send until the collector holds every event. Time: the same span, wall clock. Peak RSS: `maxRSS` of the contender process. Connections: the most the collector saw open at once. The goals are those of issue 13.', '');
+  lines.push('Medians of interleaved runs. Caller time: inside `sendOdpEvent` only. CPU: user + system of the contender process, from its first send until the collector holds every event. Time: the same span, wall clock. Peak RSS: `maxRSS` of the contender process. Connections: the most the collector saw open at once. The goals are those of issue 13. Growth runs odp-sdk and the floor only: Optimizely has no queue bound to push back with.', '');
   lines.push(...table, '');
 
   if (gzip.length) {
