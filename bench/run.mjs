@@ -133,10 +133,10 @@ if (sections.has('extras')) {
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(join(resultsDir, `raw${quick ? '-quick' : ''}-${stamp}.json`), JSON.stringify(out, null, 2));
+writeFileSync(join(resultsDir, `raw${quick ? '-quick' : values.only ? '-partial' : ''}-${stamp}.json`), JSON.stringify(out, null, 2));
 const report = render(out);
 console.log(report);
-const base = quick ? 'RESULTS-quick' : 'RESULTS';
+const base = quick ? 'RESULTS-quick' : values.only ? 'RESULTS-partial' : 'RESULTS';
 for (const file of [`${base}.md`, `${base}-${stamp}.md`]) writeFileSync(join(resultsDir, file), report);
 log(`wrote bench/results/${base}.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
