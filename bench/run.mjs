@@ -1,6 +1,7 @@
 // `npm run bench`: odp-sdk vs @optimizely/optimizely-sdk vs the floor, on the shapes users have,
 // each contender in its own process, against the project's collector in another. See bench/README.md.
 //   node bench/run.mjs [--quick] [--runs R] [--rate EPS] [--profile] [--only burst,steady,growth,gzip,extras]
+//   node bench/run.mjs --render bench/results/raw-....json   prints the report of an earlier run again
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     rate: { type: 'string' },
     profile: { type: 'boolean', default: false },
     only: { type: 'string' },
+    render: { type: 'string' },
   },
 });
 const quick = values.quick;
@@ -26,6 +28,8 @@ const plan = quick
 if (values.runs) plan.burstRuns = plan.gzipRuns = Math.max(1, Number(values.runs));
 /** The steady shape: a busy server's rate, against an ODP 50 ms away. */
 const STEADY = { rate: Number(values.rate ?? 1000), latencyMs: 50 };
+/** The collector keeps the headers (so the Content-Length) of this many batches per run. */
+const COLLECTOR_KEPT_BATCHES = 50_000;
 const sections = new Set((values.only ?? 'burst,steady,growth,gzip,extras').split(','));
 const KINDS = ['floor', 'odp', 'optimizely'];
 /** odp-sdk's default odp.maxConcurrentRequests: the open-connections goal is checked against it. */
@@ -41,63 +45,77 @@ copyFileSync(join(ROOT, 'dist', 'node', 'index.mjs'), sdkCopy);
 process.env.ODP_BENCH_SDK = new URL(`file://${sdkCopy}`).href;
 
 const log = (line) => process.stderr.write(`${line}\n`);
+if (values.render) {
+  const saved = JSON.parse(readFileSync(values.render, 'utf8'));
+  Object.assign(plan, saved.plan);
+  Object.assign(STEADY, saved.steady);
+  console.log(render(saved));
+  process.exit(0);
+}
 const started = Date.now();
-const collector = await startCollectorHost();
 const out = { plan, steady: STEADY, burst: [], steadyRuns: [], growth: [], gzip: [], memory: [], transports: [], bundles: [] };
-const run = async (spec) => {
-  const row = await runContender(collector, { ...spec, profileDir });
+/**
+ * One contender run against a collector of its own: after Optimizely's burst (thousands of
+ * connections) the kernel goes on retransmitting to the collector's port for seconds after its
+ * process is gone, and a shared collector counted those events and connections as the next run's.
+ */
+const run = async ({ faults, ...spec }) => {
+  const collector = await startCollectorHost();
+  let row;
+  try {
+    if (faults) await collector.setFaults(faults);
+    row = await runContender(collector, { ...spec, profileDir });
+  } finally {
+    await collector.close();
+  }
   const what = `${spec.shape} ${spec.kind} n=${spec.n ?? '-'} b${spec.batchSize ?? 10}${spec.compression ? ` ${spec.compression}` : ''}`;
   log(`${what}: ${fmt(row.timeMs, 0)} ms, cpu ${fmt(row.cpuMs, 0)} ms, caller ${fmt(row.callerUs, 2)} µs/event, rss ${fmt(row.rssMb, 1)} MB, conns ${row.maxOpen}, delivered ${row.delivered}, lost ${row.lost}`);
   return row;
 };
 
-try {
-  // (a) A synchronous burst at queue capacity; runs interleaved and rotated, so drift hits every contender alike.
-  if (sections.has('burst')) {
-    for (let r = 0; r < plan.burstRuns; r++) {
-      for (const kind of KINDS.map((_, i) => KINDS[(i + r) % KINDS.length])) {
-        out.burst.push(await run({ kind, shape: 'burst', n: plan.burstN, queueSize: plan.burstN }));
-      }
+// (a) A synchronous burst at queue capacity; runs interleaved and rotated, so drift hits every contender alike.
+if (sections.has('burst')) {
+  for (let r = 0; r < plan.burstRuns; r++) {
+    for (const kind of KINDS.map((_, i) => KINDS[(i + r) % KINDS.length])) {
+      out.burst.push(await run({ kind, shape: 'burst', n: plan.burstN, queueSize: plan.burstN }));
     }
   }
-  // (b) A steady rate against a delayed collector.
-  if (sections.has('steady')) {
-    await collector.setFaults({ latencyMs: STEADY.latencyMs });
-    try {
-      for (const kind of KINDS) out.steadyRuns.push(await run({ kind, shape: 'steady', rate: STEADY.rate, durationMs: plan.steadyMs }));
-    } finally {
-      await collector.setFaults({});
+}
+// (b) A steady rate against a delayed collector.
+if (sections.has('steady')) {
+  for (const kind of KINDS) out.steadyRuns.push(await run({ kind, shape: 'steady', rate: STEADY.rate, durationMs: plan.steadyMs, faults: { latencyMs: STEADY.latencyMs } }));
+}
+// (c) Growth: the default queue (10,000) fed with backpressure; the floor sends batch by batch.
+if (sections.has('growth')) {
+  for (const [n, runs] of plan.growth) {
+    for (let r = 0; r < runs; r++) {
+      for (const kind of r % 2 ? ['odp', 'floor'] : ['floor', 'odp']) out.growth.push(await run({ kind, shape: 'growth', n, timeoutMs: 600_000 }));
     }
   }
-  // (c) Growth: the default queue (10,000) fed with backpressure; the floor sends batch by batch.
-  if (sections.has('growth')) {
-    for (const [n, runs] of plan.growth) {
-      for (let r = 0; r < runs; r++) {
-        for (const kind of r % 2 ? ['odp', 'floor'] : ['floor', 'odp']) out.growth.push(await run({ kind, shape: 'growth', n, timeoutMs: 600_000 }));
-      }
+}
+// Bytes on the wire: odp-sdk's burst with and without gzip, batches of 10 and 100, interleaved.
+if (sections.has('gzip')) {
+  for (let r = 0; r < plan.gzipRuns; r++) {
+    for (const batchSize of [10, 100]) {
+      for (const compression of ['none', 'gzip']) out.gzip.push(await run({ kind: 'odp', shape: 'burst', n: plan.gzipN, queueSize: plan.gzipN, batchSize, compression }));
     }
   }
-  // Bytes on the wire: odp-sdk's burst with and without gzip, batches of 10 and 100, interleaved.
-  if (sections.has('gzip')) {
-    for (let r = 0; r < plan.gzipRuns; r++) {
-      for (const batchSize of [10, 100]) {
-        for (const compression of ['none', 'gzip']) out.gzip.push(await run({ kind: 'odp', shape: 'burst', n: plan.gzipN, queueSize: plan.gzipN, batchSize, compression }));
-      }
-    }
+}
+if (sections.has('extras')) {
+  // Heap per queued event, collector unreachable.
+  for (const kind of ['odp', 'optimizely']) {
+    const samples = [];
+    for (let r = 0; r < 3; r++) samples.push(...(await runJsonScript(join(ROOT, 'bench', 'lib', 'memory.mjs'), [kind, String(plan.memoryN)], ['--expose-gc'])));
+    out.memory.push({ kind, bytesPerEvent: median(samples.map((s) => s.bytesPerEvent)) });
+    log(`memory ${kind}: ${fmt(out.memory.at(-1).bytesPerEvent, 0)} B/event`);
   }
-  if (sections.has('extras')) {
-    // Heap per queued event, collector unreachable.
-    for (const kind of ['odp', 'optimizely']) {
-      const samples = [];
-      for (let r = 0; r < 3; r++) samples.push(...(await runJsonScript(join(ROOT, 'bench', 'lib', 'memory.mjs'), [kind, String(plan.memoryN)], ['--expose-gc'])));
-      out.memory.push({ kind, bytesPerEvent: median(samples.map((s) => s.bytesPerEvent)) });
-      log(`memory ${kind}: ${fmt(out.memory.at(-1).bytesPerEvent, 0)} B/event`);
-    }
+  const collector = await startCollectorHost();
+  try {
     out.transports = await measureTransports(collector, { requests: plan.transportRequests, runs: plan.transportRuns });
-    log('transports done');
+  } finally {
+    await collector.close();
   }
-} finally {
-  await collector.close();
+  log('transports done');
 }
 
 if (sections.has('extras')) {
@@ -115,10 +133,10 @@ if (sections.has('extras')) {
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(join(resultsDir, `raw${quick ? '-quick' : ''}-${stamp}.json`), JSON.stringify(out, null, 2));
+writeFileSync(join(resultsDir, `raw${quick ? '-quick' : values.only ? '-partial' : ''}-${stamp}.json`), JSON.stringify(out, null, 2));
 const report = render(out);
 console.log(report);
-const base = quick ? 'RESULTS-quick' : 'RESULTS';
+const base = quick ? 'RESULTS-quick' : values.only ? 'RESULTS-partial' : 'RESULTS';
 for (const file of [`${base}.md`, `${base}-${stamp}.md`]) writeFileSync(join(resultsDir, file), report);
 log(`wrote bench/results/${base}.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
@@ -136,7 +154,7 @@ function summarise(rows) {
     cpuUsPerEvent: perEvent('cpuMs'),
     rssMb: pick('rssMb'),
     requests: pick('requests'),
-    wireBytesPerEvent: median(rows.map((r) => r.wireBytes / (r.delivered || r.n))),
+    wireBytesPerEvent: median(rows.map((r) => (r.requests <= COLLECTOR_KEPT_BATCHES ? r.wireBytes / (r.delivered || r.n) : null))),
     inWindowRate: median(rows.map((r) => (r.inWindow === undefined ? null : (r.inWindow * 1000) / r.windowMs))),
     offeredRate: median(rows.map((r) => (r.offered === undefined ? null : (r.offered * 1000) / r.windowMs))),
     refused: Math.max(...rows.map((r) => r.rejected?.queueFull ?? 0)),
@@ -158,8 +176,9 @@ function render({ burst, steadyRuns, growth, gzip, memory, transports, bundles }
   const check = (ok) => (ok === null ? '' : ok ? 'met' : '**missed**');
   const x = (v) => (v === null || v === undefined ? '—' : `${fmt(v, 2)}×`);
   const table = ['| shape | figure | odp-sdk | Optimizely | floor | odp / Optimizely | odp / floor | goal | |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |'];
-  const row = (shape, figure, o, p, f, digits, goal, ok) =>
-    table.push(`| ${shape} | ${figure} | ${fmt(o, digits)} | ${fmt(p, digits)} | ${fmt(f, digits)} | ${x(ratio(o, p))} | ${x(ratio(o, f))} | ${goal} | ${check(ok)} |`);
+  const row = (shape, figure, o, p, f, digits, goal, ok, ratios = true) =>
+    table.push(`| ${shape} | ${figure} | ${fmt(o, digits)} | ${fmt(p, digits)} | ${fmt(f, digits)} | ${ratios ? x(ratio(o, p)) : '—'} | ${ratios ? x(ratio(o, f)) : '—'} | ${goal} | ${check(ok)} |`);
+  const count = (shape, figure, o, p, f, goal, ok) => row(shape, figure, o, p, f, 0, goal, ok, false);
 
   const b = Object.fromEntries(KINDS.map((k) => [k, summarise(burst.filter((r) => r.kind === k))]));
   if (b.odp) {
@@ -169,35 +188,39 @@ function render({ burst, steadyRuns, growth, gzip, memory, transports, bundles }
     row(shape, 'CPU until delivered (ms)', odp.cpuMs, opt?.cpuMs, floor?.cpuMs, 0, '≤ 1.15 × floor', ratio(odp.cpuMs, floor?.cpuMs) <= 1.15);
     row(shape, 'time until delivered (ms)', odp.timeMs, opt?.timeMs, floor?.timeMs, 0, '≤ 1.05 × floor', ratio(odp.timeMs, floor?.timeMs) <= 1.05);
     row(shape, 'peak RSS (MB)', odp.rssMb, opt?.rssMb, floor?.rssMb, 1, '≤ 0.85 × floor', ratio(odp.rssMb, floor?.rssMb) <= 0.85);
-    row(shape, 'max open connections', odp.maxOpen, opt?.maxOpen, floor?.maxOpen, 0, `≤ maxConcurrentRequests (${ODP_MAX_CONCURRENT})`, odp.maxOpen <= ODP_MAX_CONCURRENT);
-    row(shape, 'lost + duplicates (worst run)', odp.lost + odp.duplicates, opt ? opt.lost + opt.duplicates : null, floor ? floor.lost + floor.duplicates : null, 0, '0', odp.lost + odp.duplicates === 0);
+    count(shape, 'max open connections', odp.maxOpen, opt?.maxOpen, floor?.maxOpen, `≤ maxConcurrentRequests (${ODP_MAX_CONCURRENT})`, odp.maxOpen <= ODP_MAX_CONCURRENT);
+    count(shape, 'lost + duplicates (worst run)', odp.lost + odp.duplicates, opt ? opt.lost + opt.duplicates : null, floor ? floor.lost + floor.duplicates : null, '0', odp.lost + odp.duplicates === 0);
   }
   const s = Object.fromEntries(KINDS.map((k) => [k, summarise(steadyRuns.filter((r) => r.kind === k))]));
   if (s.odp) {
     const shape = `steady ${fmt(STEADY.rate, 0)} events/s for ${plan.steadyMs / 1000} s, collector +${STEADY.latencyMs} ms`;
     const { odp, optimizely: opt, floor } = s;
     row(shape, 'delivered rate in the window (events/s)', odp.inWindowRate, opt?.inWindowRate, floor?.inWindowRate, 0, '≥ 0.97 × offered', odp.inWindowRate >= 0.97 * odp.offeredRate);
-    row(shape, 'refused (queueFull)', odp.refused, null, null, 0, '0', odp.refused === 0);
+    count(shape, 'refused (queueFull)', odp.refused, null, null, '0', odp.refused === 0);
     row(shape, 'CPU per delivered event (µs)', odp.cpuUsPerEvent, opt?.cpuUsPerEvent, floor?.cpuUsPerEvent, 1, '', null);
     row(shape, 'peak RSS (MB)', odp.rssMb, opt?.rssMb, floor?.rssMb, 1, '', null);
-    row(shape, 'max open connections', odp.maxOpen, opt?.maxOpen, floor?.maxOpen, 0, `≤ ${ODP_MAX_CONCURRENT}`, odp.maxOpen <= ODP_MAX_CONCURRENT);
+    count(shape, 'max open connections', odp.maxOpen, opt?.maxOpen, floor?.maxOpen, `≤ ${ODP_MAX_CONCURRENT}`, odp.maxOpen <= ODP_MAX_CONCURRENT);
   }
   const sizes = [...new Set(growth.map((r) => r.n))];
   const g = new Map(sizes.flatMap((n) => ['odp', 'floor'].map((k) => [`${n}/${k}`, summarise(growth.filter((r) => r.n === n && r.kind === k))])));
   if (sizes.length) {
-    const shape = 'growth (queueSize 10,000, backpressure; Optimizely not run: it has no bound to push back with)';
+    const shape = 'growth (queueSize 10,000, backpressure, warm)';
     for (const n of sizes) row(shape, `CPU per event at ${n.toLocaleString('en-US')} (µs)`, g.get(`${n}/odp`)?.cpuUsPerEvent, null, g.get(`${n}/floor`)?.cpuUsPerEvent, 2, '', null);
     for (const n of sizes) row(shape, `peak RSS at ${n.toLocaleString('en-US')} (MB)`, g.get(`${n}/odp`)?.rssMb, null, g.get(`${n}/floor`)?.rssMb, 1, '', null);
-    const [first, last] = [sizes[0], sizes.at(-1)];
-    const grow = (kind, key) => ratio(g.get(`${last}/${kind}`)?.[key], g.get(`${first}/${kind}`)?.[key]);
-    const label = `${(last / 1000).toLocaleString('en-US')}k / ${(first / 1000).toLocaleString('en-US')}k`;
-    table.push(`| ${shape} | CPU per event, ${label} | ${x(grow('odp', 'cpuUsPerEvent'))} | — | ${x(grow('floor', 'cpuUsPerEvent'))} | — | — | flat: ≤ 1.10× | ${check(grow('odp', 'cpuUsPerEvent') <= 1.1)} |`);
-    table.push(`| ${shape} | peak RSS, ${label} | ${x(grow('odp', 'rssMb'))} | — | ${x(grow('floor', 'rssMb'))} | — | — | flat: ≤ 1.10× | ${check(grow('odp', 'rssMb') <= 1.1)} |`);
+    const last = sizes.at(-1);
+    const k = (n) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1000}k`);
+    // The issue asks for largest / smallest; largest / second-largest shows whether growth has stopped.
+    for (const first of sizes.length > 2 ? [sizes[0], sizes.at(-2)] : [sizes[0]]) {
+      const grow = (kind, key) => ratio(g.get(`${last}/${kind}`)?.[key], g.get(`${first}/${kind}`)?.[key]);
+      for (const [key, name] of [['cpuUsPerEvent', 'CPU per event'], ['rssMb', 'peak RSS']]) {
+        table.push(`| ${shape} | ${name}, ${k(last)} / ${k(first)} | ${x(grow('odp', key))} | — | ${x(grow('floor', key))} | — | — | flat: ≤ 1.10× | ${check(grow('odp', key) <= 1.1)} |`);
+      }
+    }
     const worst = Math.max(...growth.filter((r) => r.kind === 'odp').map((r) => r.lost + r.duplicates));
     table.push(`| ${shape} | lost + duplicates (worst run) | ${worst} | — | — | — | — | 0 | ${check(worst === 0)} |`);
   }
   lines.push('## odp-sdk against Optimizely and the floor, by shape', '');
-  lines.push('Medians of interleaved runs. Caller time: inside `sendOdpEvent` only. CPU: user + system of the contender process, from its first send until the collector holds every event. Time: the same span, wall clock. Peak RSS: `maxRSS` of the contender process. Connections: the most the collector saw open at once. The goals are those of issue 13.', '');
+  lines.push('Medians of interleaved runs. Caller time: inside `sendOdpEvent` only. CPU: user + system of the contender process, from its first send until the collector holds every event. Time: the same span, wall clock. Peak RSS: `maxRSS` of the contender process. Connections: the most the collector saw open at once. The goals are those of issue 13. Growth runs odp-sdk and the floor only: Optimizely has no queue bound to push back with.', '');
   lines.push(...table, '');
 
   if (gzip.length) {

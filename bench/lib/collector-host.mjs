@@ -5,32 +5,18 @@ import { wallNow } from './workload.mjs';
 
 const collector = await startCollector({ port: 0 });
 const DISTINCT_GRACE_MS = 10_000;
-/** No new request for this long, and no connection open: the last contender is done. */
-const QUIET_MS = 1000;
 const send = (message) => process.send?.(message);
 
 async function idle(limitMs) {
-  // Sockets of the last contender must be gone before a reset, or they count as open connections;
-  // and its requests must be over: after a burst of thousands of connections, some still wait in the
-  // kernel's accept queue when none is open, and their events would be counted as the next run's.
+  // Sockets of the last contender must be gone before a reset, or they count as open connections.
   const until = Date.now() + limitMs;
-  let requests = -1;
-  let quietSince = Date.now();
-  while (Date.now() < until) {
-    const s = collector.stats();
-    if (s.requests !== requests) {
-      requests = s.requests;
-      quietSince = Date.now();
-    }
-    if (s.openConnections === 0 && Date.now() - quietSince >= QUIET_MS) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  while (collector.stats().openConnections > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
 }
 
 process.on('message', async (message) => {
   switch (message.cmd) {
     case 'reset':
-      if (message.waitIdle) await idle(60_000);
+      if (message.waitIdle) await idle(3000);
       collector.reset();
       send({ id: message.id, ok: true, stats: collector.stats() });
       return;
