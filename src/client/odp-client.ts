@@ -91,6 +91,7 @@ export class OdpClient {
       { ...odp, keepaliveBytes: platform.keepaliveBytes },
       this.transport,
       platform.schedule,
+      platform.newId,
       this.stats_,
       this.logger,
       this.emitter,
@@ -339,8 +340,9 @@ export class OdpClient {
     if (this.stats_.held >= this.options.odp.queueSize) {
       return this.refuse('queueFull', `the queue is full (odp.queueSize ${this.options.odp.queueSize}); event discarded`);
     }
-    if (event.data.idempotence_id === '') event.data.idempotence_id = flatten(this.platform.newId());
     if (this.options.beforeSend) {
+      // The hook sees the event as it will be sent, id included.
+      if (event.data.idempotence_id === '') event.data.idempotence_id = flatten(this.platform.newId());
       event = this.runBeforeSend(this.options.beforeSend, event);
       if (event instanceof OdpError) return this.refuse(event.code, event.message, event);
     }

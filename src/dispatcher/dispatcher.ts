@@ -7,6 +7,7 @@ import { TransportError, type HttpResponse, type Transport } from '../transport/
 import type { DropReason, OdpClientEvents, OdpSettings, OdpWireEvent } from '../types';
 import { backoffDelay, classifyStatus, parseRetryAfter } from './retry-policy';
 import type { Lane } from './lane';
+import { assignIds } from '../event/build-event';
 
 export interface DispatcherOptions {
   requestTimeoutMs: number;
@@ -97,6 +98,7 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
     private readonly transport: Transport,
     private readonly schedule: Platform['schedule'],
+    private readonly newId: () => string,
     private readonly stats: StatsTracker,
     private readonly logger: SafeLogger,
     private readonly emitter: Emitter<OdpClientEvents>,
@@ -253,7 +255,11 @@ export class Dispatcher {
       settle = resolve;
     });
     // Serialised once: at once where a journal keeps it, else when first sent (less held meanwhile).
-    const body = this.observer ? JSON.stringify(events) : '';
+    let body = '';
+    if (this.observer) {
+      assignIds(events, this.newId);
+      body = JSON.stringify(events);
+    }
     const job: Job = { id: this.nextId++, events, odp, body, ticket: 0, failures: 0, state: 'queued', cancelWait: undefined, done, settle };
     this.outstanding.add(job);
     this.observer?.added(job);
@@ -281,7 +287,10 @@ export class Dispatcher {
     if (job.state !== 'queued') return; // sent, dropped or replaced while it waited for a slot
     job.state = 'inFlight';
     job.ticket++;
-    job.body ||= JSON.stringify(job.events);
+    if (!job.body) {
+      assignIds(job.events, this.newId);
+      job.body = JSON.stringify(job.events);
+    }
     const count = job.events.length;
     this.stats.send(count, job.failures > 0);
     const bytes = this.options.keepaliveBytes ? utf8Length(job.body) : 0;

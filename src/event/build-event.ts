@@ -41,7 +41,8 @@ export interface RawEvent {
  * Validates one event and builds its wire form with the default data, or returns the
  * {@link OdpError} that says which field is wrong. Never throws: a hostile getter or
  * proxy is reported against the field being read. `data.idempotence_id` is left empty unless
- * the caller gave one: the client fills it once the event is accepted, so refusals cost no id.
+ * the caller gave one: {@link assignIds} fills it as late as possible (when the batch is first
+ * serialised or stored), so neither refusals nor the caller's call pay for an id.
  */
 export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | OdpError {
   let field: Field = 'identifiers';
@@ -231,4 +232,12 @@ function errorMessage(error: unknown): string {
   } catch {
     return 'unknown error';
   }
+}
+
+/**
+ * Gives every event without one its `idempotence_id`, once: a retry, a split half or a stored copy
+ * keeps the id it got. Called just before a batch is first serialised or stored.
+ */
+export function assignIds(events: readonly OdpWireEvent[], newId: () => string): void {
+  for (const event of events) if (event.data.idempotence_id === '') event.data.idempotence_id = newId();
 }

@@ -1,4 +1,5 @@
 import type { Batch } from '../../dispatcher/dispatcher';
+import { assignIds } from '../../event/build-event';
 import type { OdpWireEvent } from '../../types';
 import type { KeyValueStorage } from '../platform';
 
@@ -46,6 +47,7 @@ export class EventJournal {
   constructor(
     private readonly storage: KeyValueStorage,
     private readonly maxBytes: number,
+    private readonly newId: () => string,
   ) {
     live.add(this.owner);
   }
@@ -73,6 +75,7 @@ export class EventJournal {
   putQueue(publicKey: string, events: readonly OdpWireEvent[]): void {
     const key = `${PREFIX}${publicKey}:${this.owner}:q`;
     if (!events.length) return this.drop(key);
+    assignIds(events, this.newId); // the same objects go on to the dispatcher: the id is stored and sent alike
     const json = JSON.stringify(events);
     this.drop(key);
     if (this.bytes + json.length > this.maxBytes) {

@@ -1,6 +1,7 @@
 import type { OdpSettings } from '../../types';
 import { OPT_OUT_STORAGE_KEY, type ClientHandle, type HostLifecycle, type KeyValueStorage } from '../platform';
 import { EventJournal, isLeftNote } from './event-journal';
+import { randomUuid } from './random-uuid';
 
 /**
  * Chromium lets keep-alive bodies in flight total 64 KiB for the whole page; this SDK leaves
@@ -16,7 +17,7 @@ export const KEEPALIVE_BYTES = 61_440;
 export function attachPage(client: ClientHandle, storage: KeyValueStorage | undefined, schedule: (fn: () => void, ms: number) => () => void): HostLifecycle | undefined {
   if (typeof document === 'undefined' || typeof addEventListener !== 'function') return undefined;
   const { dispatcher } = client;
-  const journal = storage && client.maxStoredBytes > 0 ? new EventJournal(storage, client.maxStoredBytes) : undefined;
+  const journal = storage && client.maxStoredBytes > 0 ? new EventJournal(storage, client.maxStoredBytes, randomUuid) : undefined;
   if (journal) dispatcher.observer = { added: (batch) => journal.put(batch), removed: (batch) => journal.remove(batch) };
   let online = navigator.onLine !== false;
   dispatcher.hold('offline', !online);
