@@ -116,26 +116,30 @@ describe("a page's life and death in Chromium", { skip: browserSkip, timeout: 5 
     });
   });
 
-  test('two tabs: the first is closed while the server fails; the second takes its events over (one tab wins) and all arrive', async () => {
-    await withWorld(async (collector, context, logs) => {
-      collector.setFaults(RETRY_AFTER);
-      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-      const first = await openPage(context, url, logs);
-      await sendMany(first, 20, 'tabs');
-      await first.waitForFunction(() => window.odpClient.stats().requests >= 3 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
-      const second = await openPage(context, url, logs);
-      await sendMany(second, 5, 'second');
-      // While the first tab lives, the second leaves its events alone.
-      assert.equal(await second.evaluate(() => window.odpClient.stats().pending), 6);
-      await first.close({ runBeforeUnload: true });
-      await second.waitForFunction(() => window.odpClient.stats().pending >= 27, undefined, { timeout: 10_000 });
-      collector.setFaults({});
-      await expectEvents(collector, 27, 20_000, logs); // 21 from the first tab, 6 from the second
-      const tabs = assertAllOnce(collector, 'tabs', 20);
-      assertAllOnce(collector, 'second', 5);
-      console.log(`# two tabs, first closed under 503: 20 + 5 sent, ${tabs.received} + 5 received, ${tabs.duplicates} duplicates; ${describeCollector(collector)}`);
+  for (const locks of [true, false]) {
+    test(`two tabs${locks ? '' : ', without Web Locks (the marker fallback)'}: the first is closed while the server fails; the second takes its events over (one tab wins) and all arrive`, async () => {
+      await withWorld(async (collector, context, logs) => {
+        if (!locks) await context.addInitScript({ content: 'delete Navigator.prototype.locks;' });
+        collector.setFaults(RETRY_AFTER);
+        const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
+        const first = await openPage(context, url, logs);
+        await sendMany(first, 20, 'tabs');
+        await first.waitForFunction(() => window.odpClient.stats().requests >= 3 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
+        const second = await openPage(context, url, logs);
+        assert.equal(await second.evaluate(() => 'locks' in navigator), locks);
+        await sendMany(second, 5, 'second');
+        // While the first tab lives, the second leaves its events alone.
+        assert.equal(await second.evaluate(() => window.odpClient.stats().pending), 6);
+        await first.close({ runBeforeUnload: true });
+        await second.waitForFunction(() => window.odpClient.stats().pending >= 27, undefined, { timeout: 10_000 });
+        collector.setFaults({});
+        await expectEvents(collector, 27, 20_000, logs); // 21 from the first tab, 6 from the second
+        const tabs = assertAllOnce(collector, 'tabs', 20);
+        assertAllOnce(collector, 'second', 5);
+        console.log(`# two tabs${locks ? '' : ' (no Web Locks)'}, first closed under 503: 20 + 5 sent, ${tabs.received} + 5 received, ${tabs.duplicates} duplicates; ${describeCollector(collector)}`);
+      });
     });
-  });
+  }
 
   test('two clients on one page: each keeps its own stored events; a reload takes both over, none twice', async () => {
     await withWorld(async (collector, context, logs) => {
