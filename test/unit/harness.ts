@@ -4,6 +4,8 @@
  */
 import { vi } from 'vitest';
 import { OdpClient } from '../../src/client/odp-client';
+import { DatafileManager, type DatafileSource } from '../../src/datafile/datafile-manager';
+import type { ParsedDatafile } from '../../src/datafile/parse-datafile';
 import { Emitter } from '../../src/core/emitter';
 import { SafeLogger } from '../../src/core/logger';
 import { StatsTracker } from '../../src/core/stats-tracker';
@@ -11,7 +13,7 @@ import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatc
 import { PriorityLane, type Lane } from '../../src/dispatcher/lane';
 import { createEventJournal } from '../../src/platform/browser/event-journal';
 import type { EventJournal, KeyValueStorage, PageHandlers, PageLifecycle, Platform } from '../../src/platform/platform';
-import type { SegmentsFactory } from '../../src/segments/segments-manager';
+import { SegmentsManager, type SegmentsFactory, type SegmentsManagerOptions } from '../../src/segments/segments-manager';
 import { TransportError, type HttpRequest, type HttpResponse, type Transport } from '../../src/transport/transport';
 import type { LogLevel, Logger, OdpClientConfig, OdpClientEvents, OdpSettings, OdpWireEvent } from '../../src/types';
 
@@ -373,10 +375,11 @@ let nextId = 0;
 /** The client under test on a fake platform: fake clock, one fake transport, the real PriorityLane. */
 export function makeClient(
   config: OdpClientConfig = { datafile: datafile() },
-  extra: { page?: PageLifecycle; storage?: KeyValueStorage; segments?: SegmentsFactory; logLevel?: LogLevel } = {},
+  extra: { page?: PageLifecycle; storage?: KeyValueStorage; segments?: SegmentsFactory; logLevel?: LogLevel; answers?: Answer[] } = {},
 ): ClientRig {
   const clock = new FakeClock();
-  const transport = new FakeTransport();
+  // Scripted before the client exists: its constructor may already fetch the datafile.
+  const transport = new FakeTransport().answer(...(extra.answers ?? []));
   const log = captureLogger();
   const holds = { taken: 0, released: 0 };
   const platform: Platform = {
@@ -405,4 +408,50 @@ export function makeJournal(local = new FakeStorage(), session: Storage | undefi
   session: Storage | undefined;
 } {
   return { journal: createEventJournal(local, session), local, session };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Datafile manager and segments manager
+
+/** The datafile manager with a fake clock and transport; `taken` collects what it hands on. */
+export function makeDatafileManager(source: Partial<DatafileSource> = {}): {
+  manager: DatafileManager;
+  clock: FakeClock;
+  transport: FakeTransport;
+  log: CapturedLogger;
+  taken: ParsedDatafile[];
+} {
+  const clock = new FakeClock();
+  const transport = new FakeTransport();
+  const log = captureLogger();
+  const taken: ParsedDatafile[] = [];
+  const manager = new DatafileManager(
+    { urlTemplate: 'https://cdn.test/{sdkKey}.json', updateIntervalMs: 0, requestTimeoutMs: 1_000, allowInsecureHost: false, ...source },
+    transport,
+    clock.schedule,
+    new SafeLogger(log, 'debug'),
+    (parsed) => taken.push(parsed),
+  );
+  return { manager, clock, transport, log, taken };
+}
+
+/** The segments manager with a fake transport (made on first use, as the client's factory does) and a fake now. */
+export function makeSegmentsManager(options: Partial<SegmentsManagerOptions> = {}): {
+  manager: SegmentsManager;
+  transport: FakeTransport;
+  log: CapturedLogger;
+  transportsMade: () => number;
+  time: { now: number };
+} {
+  const transport = new FakeTransport();
+  const log = captureLogger();
+  let made = 0;
+  const time = { now: START };
+  const manager = new SegmentsManager(
+    { disabled: false, cacheSize: 100, cacheTimeoutMs: 60_000, requestTimeoutMs: 1_000, ...options },
+    () => (made++, transport),
+    new SafeLogger(log, 'debug'),
+    () => time.now,
+  );
+  return { manager, transport, log, transportsMade: () => made, time };
 }
