@@ -26,6 +26,9 @@ describe('utf8Length', () => {
     ['\ud7ff', 3],
     ['\ud800\ud800', 6],
     ['\ud800\ue000', 6],
+    ['\ud800\udc00', 4], // the first pair
+    ['\udc00\udc00', 6], // two lone low surrogates
+    ['\ue000\udc00', 6], // a BMP character, then a lone low surrogate
   ])('%j is %i bytes, as Buffer counts it', (text, bytes) => {
     expect(utf8Length(text)).toBe(bytes);
     expect(utf8Length(text)).toBe(Buffer.byteLength(text, 'utf8'));

@@ -293,8 +293,7 @@ describe('dispatcher: answers that end a batch', () => {
     const h = makeDispatcher();
     h.transport.answer({ status: 413 }, { status: 202 }, 'hang');
     h.send(2);
-    await settle();
-    const flushed = probe(h.dispatcher.flush());
+    const flushed = probe(h.dispatcher.flush()); // asked before the split: it waits on the batch, then on its halves
     await settle();
     expect(h.transport.calls).toHaveLength(3);
     expect(flushed.done).toBe(false);
@@ -386,6 +385,15 @@ describe('dispatcher: close()', () => {
     // The deadline timer, then the retries: 100, 200, 400 fit; then half the time left (150, 75), then the 50 ms floor.
     expect(h.clock.delays).toEqual([1_000, 100, 200, 400, 150, 75, 50, 50]);
     expect(h.dropped.map((d) => [d.reason, d.count])).toEqual([['closed', 1]]);
+  });
+
+  it('a retry due exactly at the deadline is not pulled in', async () => {
+    const h = makeDispatcher({ initialBackoffMs: 100, maxBackoffMs: 10_000 });
+    h.transport.answer({ status: 500 });
+    h.send(1);
+    void h.dispatcher.close(100);
+    await settle();
+    expect(h.clock.delays).toEqual([100, 100]);
   });
 
   it('the floor is initialBackoffMs when that is under 50 ms', async () => {
@@ -579,5 +587,115 @@ describe('dispatcher: browser page lifecycle', () => {
     h.lane.pause();
     const events = h.send(2, ODP);
     expect(h.dispatcher.held()).toEqual([expect.objectContaining({ odp: ODP, events })]);
+  });
+
+  it('the budget is measured in bytes of the JSON array: exactly full fits', async () => {
+    const one = JSON.stringify(same(2_000, 1)[0]).length;
+    for (const [budget, expected] of [
+      [1 + 2 * (one + 1), 2], // '[' + two events and their ',' or ']'
+      [3 * (one + 1), 2], // one byte short of three
+      [1 + 3 * (one + 1), 3],
+    ] as const) {
+      const h = makeDispatcher({ keepaliveBytes: budget });
+      h.transport.fallback = 'hang';
+      h.lane.pause();
+      h.send(same(2_000, 4));
+      h.dispatcher.pageHidden(true);
+      await settle();
+      expect(h.transport.bodies().map((b) => b.length), `budget ${budget}`).toEqual([expected]);
+      expect(h.transport.calls[0]!.request.keepalive).toBe(true);
+    }
+  });
+
+  it('a body of exactly the budget goes keep-alive; a budget of 0 means none', async () => {
+    const exact = makeDispatcher({ keepaliveBytes: size });
+    exact.send(same(1_000, 1));
+    await settle();
+    expect(exact.transport.calls[0]!.request.keepalive).toBe(true);
+    const zero = makeDispatcher({ keepaliveBytes: 0 });
+    zero.send(same(1_000, 1));
+    await settle();
+    expect(zero.transport.calls[0]!.request.keepalive).toBe(false);
+  });
+
+  it('a plain request does not free keep-alive budget it never took', async () => {
+    const h = makeDispatcher({ keepaliveBytes: size * 2 - 1 }, { concurrency: 2 });
+    h.send(same(1_000, 3)); // too large: plain
+    await settle();
+    expect(h.transport.calls[0]!.request.keepalive).toBe(false);
+    h.transport.fallback = 'hang';
+    h.send(same(1_003, 1));
+    h.send(same(1_004, 1));
+    await settle();
+    expect(h.transport.calls.slice(1).map((c) => c.request.keepalive)).toEqual([true, false]);
+  });
+
+  it('a keep-alive request that failed is held again (for the journal) while it waits for its retry', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 10_000 });
+    h.transport.answer({ error: 'network' });
+    const events = h.send(1);
+    await settle();
+    expect(h.dispatcher.held().map((job) => job.events)).toEqual([events]);
+  });
+
+  it('an HTTP answer to a keep-alive request after the page was left is still read (a 500 is retried)', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 10_000 });
+    h.transport.fallback = 'hang';
+    h.send(1);
+    await settle();
+    h.dispatcher.pageHidden(true);
+    h.transport.calls[0]!.answer({ status: 500 });
+    await settle();
+    expect(h.stats.snapshot()).toMatchObject({ delivered: 0, queued: 1 });
+    expect(h.clock.pending).toBe(1);
+  });
+
+  it('a batch sent at page hide is not sent again when its place in the lane comes', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 10_000 });
+    h.transport.fallback = 'hang';
+    h.lane.pause();
+    h.send(1);
+    h.dispatcher.pageHidden(false); // hidden, not left: the lane runs on
+    await settle();
+    expect(h.transport.calls).toHaveLength(1);
+  });
+
+  it('the rest of a cut batch goes before batches queued after it', async () => {
+    const h = makeDispatcher({ keepaliveBytes: size * 2 + 2 });
+    h.lane.pause();
+    const a = h.send(same(3_000, 4));
+    const b = h.send(same(3_100, 1));
+    h.dispatcher.pageHidden(false);
+    await settle();
+    expect(h.transport.bodies().map(ids)).toEqual([ids(a.slice(0, 2)), ids(a.slice(2)), ids(b)]);
+  });
+
+  it('hidden while a retry waits and another batch sits in the lane: both go, and later retries still run', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 10_000 }, { concurrency: 1 });
+    h.transport.answer('hang');
+    h.send(1); // A: in flight
+    h.send(1); // B: queued behind A
+    await settle();
+    h.dispatcher.pageHidden(false); // B goes now as keep-alive
+    await settle();
+    expect(h.transport.calls).toHaveLength(2);
+    h.transport.calls[0]!.answer({ status: 202 });
+    h.transport.answer({ status: 500 });
+    const c = h.send(1); // C fails once, then retries
+    await settle();
+    await h.clock.advance(100);
+    expect(h.transport.bodies().slice(2).map(ids)).toEqual([ids(c), ids(c)]);
+  });
+
+  it('hidden while a retry waits: a batch dispatched afterwards still goes', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 10_000 });
+    h.transport.answer({ status: 500 });
+    h.send(1);
+    await settle();
+    h.dispatcher.pageHidden(false);
+    await settle();
+    h.send(1);
+    await settle();
+    expect(h.transport.calls).toHaveLength(3);
   });
 });
