@@ -1,8 +1,5 @@
 // @ts-check
 /** npm run test:mutation: StrykerJS over src/, with vitest running the `unit` and `unit-io` projects. */
-// Read by vitest.config.ts in Stryker's workers (they inherit this environment): isolate test files.
-process.env.ODP_MUTATION = '1';
-
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',

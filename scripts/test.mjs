@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const SKIP_DIRS = new Set(['soak']);
+// unit and unit-io are vitest files (npm run test:unit, and npm test via vitest run), not node:test files.
+const SKIP_DIRS = new Set(['soak', 'unit', 'unit-io']);
 const args = process.argv.slice(2);
 const roots = args.length ? args : ['test'];
 

@@ -50,6 +50,8 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(' 2 ', now)).toBe(2_000);
     expect(parseRetryAfter('0', now)).toBe(0);
     expect(parseRetryAfter('1.5', now)).toBe(1_500);
+    expect(parseRetryAfter('120', now)).toBe(120_000); // more than one digit (V8 would read '120' as a past year)
+    expect(parseRetryAfter('1.25', now)).toBe(1_250);
     expect(parseRetryAfter('0.0004', now)).toBe(0);
   });
 
