@@ -187,6 +187,7 @@ describe('client: close()', () => {
   it('the deadline is timeoutMs, or closeTimeoutMs when none (or a bad one) is given', async () => {
     for (const [options, deadline] of [
       [{ timeoutMs: 300 }, 300],
+      [{ timeoutMs: 0 }, 0],
       [{}, 700],
       [{ timeoutMs: -1 }, 700],
       [undefined, 700],
@@ -196,9 +197,11 @@ describe('client: close()', () => {
       client.sendOdpEvent(event());
       let done = false;
       void client.close(options).then(() => (done = true));
-      await clock.advance(deadline - 1);
-      expect(done, JSON.stringify(options)).toBe(false);
-      await clock.advance(1);
+      if (deadline > 0) {
+        await clock.advance(deadline - 1);
+        expect(done, JSON.stringify(options)).toBe(false);
+      }
+      await clock.advance(deadline > 0 ? 1 : 0);
       expect(done, JSON.stringify(options)).toBe(true);
       expect(client.stats().droppedByReason.closed).toBe(1);
     }
@@ -237,6 +240,12 @@ describe('client: datafile', () => {
     const rejected = late.client.onReady({ timeoutMs: 50 }).catch((error: Error) => error.message);
     vi.advanceTimersByTime(50);
     expect(await rejected).toBe('odp-sdk: no valid datafile within 50 ms');
+
+    const zero = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'], now: START });
+    const atOnce = zero.client.onReady({ timeoutMs: 0 }).catch((error: Error) => error.message);
+    vi.advanceTimersByTime(0);
+    expect(await atOnce).toBe('odp-sdk: no valid datafile within 0 ms');
 
     const { client, transport } = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
     vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'], now: START });
@@ -427,16 +436,14 @@ describe('client: user contexts', () => {
     expect(bare.log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] Real-Time Segments are not in this bundle: load odp-sdk.segments.min.js after odp-sdk.umd.min.js' });
   });
 
-  it('the segments transport is its own', () => {
-    let made = 0;
+  it('the segments transport is its own, with room for 8 concurrent fetches; events get maxConcurrentRequests slots', () => {
     const factory: SegmentsFactory = (_options, createTransport) => {
       createTransport();
-      made++;
       return { configure() {}, fetch: async () => null, close() {} };
     };
-    const { client } = makeClient(undefined, { segments: factory });
-    expect(made).toBe(1);
-    expect(client).toBeDefined();
+    const { transportsMade, lanesMade } = makeClient({ datafile: datafile(), odp: { maxConcurrentRequests: 3 } }, { segments: factory });
+    expect(transportsMade).toEqual([{ maxSockets: 3 }, { maxSockets: 8 }]);
+    expect(lanesMade).toEqual([3]);
   });
 });
 
@@ -540,6 +547,14 @@ describe('client: browser page and journal', () => {
     client.sendOdpEvent(event());
     page.handlers!.hide(true, false);
     expect(client.stats().storageErrors).toBe(1);
+  });
+
+  it('changes within one task share one journal write', () => {
+    const { journal } = makeJournal();
+    const { client, clock } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000 } }, { page: fakePage(journal) });
+    client.sendOdpEvent(event(1));
+    client.sendOdpEvent(event(2));
+    expect(clock.delays).toEqual([60_000, 0]); // the batch timer, one journal write
   });
 
   it('without a journal, changes schedule nothing', () => {

@@ -368,6 +368,10 @@ export interface ClientRig {
   platform: Platform;
   /** Calls to holdOpen() and to the functions it returned. */
   holds: { taken: number; released: number };
+  /** The options of each createTransport() call, in order. */
+  transportsMade: Array<{ maxSockets: number }>;
+  /** The concurrency of each createLane() call. */
+  lanesMade: number[];
 }
 
 let nextId = 0;
@@ -382,9 +386,11 @@ export function makeClient(
   const transport = new FakeTransport().answer(...(extra.answers ?? []));
   const log = captureLogger();
   const holds = { taken: 0, released: 0 };
+  const transportsMade: Array<{ maxSockets: number }> = [];
+  const lanesMade: number[] = [];
   const platform: Platform = {
-    createTransport: () => transport,
-    createLane: (concurrency) => new PriorityLane(concurrency),
+    createTransport: (options) => (transportsMade.push(options), transport),
+    createLane: (concurrency) => (lanesMade.push(concurrency), new PriorityLane(concurrency)),
     schedule: clock.schedule,
     newId: () => `00000000-0000-4000-8000-${String(nextId++).padStart(12, '0')}`,
     holdOpen: () => {
@@ -395,7 +401,7 @@ export function makeClient(
     page: extra.page,
   };
   const client = new OdpClient({ logger: log, logLevel: extra.logLevel ?? 'debug', ...config }, platform, extra.segments);
-  return { client, clock, transport, log, platform, holds };
+  return { client, clock, transport, log, platform, holds, transportsMade, lanesMade };
 }
 
 // ---------------------------------------------------------------------------------------------
