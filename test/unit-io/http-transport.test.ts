@@ -70,6 +70,18 @@ describe('node:http transport', () => {
     expect(urls).toEqual(['/a none', '/a none', '/b none']);
   });
 
+  it('keeps the connection alive between requests', async () => {
+    const ports: number[] = [];
+    handler = (req, _body, res) => {
+      ports.push(req.socket.remotePort!);
+      res.end('ok');
+    };
+    const get = () => transport.request({ method: 'GET', url: `${base}/`, headers: {}, timeoutMs: 5_000 });
+    await get();
+    await get();
+    expect(ports[1]).toBe(ports[0]);
+  });
+
   it('no answer within timeoutMs: a timeout error', async () => {
     handler = () => {}; // never answers
     const error = await failure(transport.request({ method: 'GET', url: `${base}/slow`, headers: {}, timeoutMs: 30 }));

@@ -24,7 +24,8 @@ describe('client: refusals, in order', () => {
     expect(disabled.client.sendOdpEvent(event())?.message).toBe('ODP is disabled in the client options (odp.disabled)');
     const none = makeClient({ datafile: { version: '4' } });
     expect(none.client.sendOdpEvent(event())?.code).toBe('odpNotIntegrated');
-    expect(none.client.stats().rejected).toEqual({ odpNotIntegrated: 1 });
+    expect(none.client.sendOdpEvent(event())?.message).toBe('the datafile has no usable ODP integration (host and publicKey)');
+    expect(none.client.stats().rejected).toEqual({ odpNotIntegrated: 2 });
     expect(none.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP is not integrated: the datafile has no ODP integration' });
   });
 
@@ -49,10 +50,17 @@ describe('client: refusals, in order', () => {
     expect(client.stats()).toMatchObject({ accepted: 2, queued: 2, rejected: { queueFull: 1 } });
   });
 
+  it('odp.maxEventBytes reaches validation', () => {
+    const { client } = makeClient({ datafile: datafile(), odp: { maxEventBytes: 300 } });
+    expect(client.sendOdpEvent({ ...event(), data: { text: 'x'.repeat(300) } })?.code).toBe('eventTooLarge');
+    expect(client.sendOdpEvent(event())).toBeNull();
+  });
+
   it('closed after close(); a bad event is still reported as bad', async () => {
     const { client } = makeClient();
     await client.close();
     expect(client.sendOdpEvent(event())?.code).toBe('closed');
+    expect(client.sendOdpEvent(event())?.message).toBe('the client is closed');
     expect(client.sendOdpEvent({ action: 5, identifiers: { fs_user_id: 'u' } } as never)?.code).toBe('invalidAction');
   });
 
@@ -84,6 +92,7 @@ describe('client: accepted events', () => {
     expect(second.data.idempotence_id).not.toBe(first.data.idempotence_id);
     expect({ ...first, data: { ...first.data, idempotence_id: '' } }).toEqual({ ...second, data: { ...second.data, idempotence_id: '' } });
     expect(third.type).toBe('fullstack');
+    expect(client.sendOdpEvent(null, 'a', { fs_user_id: 'u' })).toBeNull(); // a null type is the positional form too
     expect(third.data.k).toBeUndefined();
     expect(transport.calls[0]!.request.url).toBe('https://odp.test/v3/events');
     expect(transport.calls[0]!.request.headers['x-api-key']).toBe(PUBLIC_KEY);
@@ -273,6 +282,21 @@ describe('client: datafile', () => {
     expect(posts).toEqual(['https://old.test/v3/events', 'https://new.test/v3/events']);
   });
 
+  it('a new public key on the same host also sends what was queued under the old one first', async () => {
+    const { client, transport, clock } = makeClient(
+      { sdkKey: 'k', datafileUpdateIntervalMs: 1_000, odp: { flushIntervalMs: 60_000 } },
+      { answers: [{ status: 200, body: JSON.stringify(datafile('https://odp.test', 'key-1')) }] },
+    );
+    await settle();
+    client.sendOdpEvent(event(1));
+    transport.answer({ status: 200, body: JSON.stringify(datafile('https://odp.test', 'key-2')) });
+    await clock.advance(1_000);
+    client.sendOdpEvent(event(2));
+    await client.flush();
+    const keys = transport.calls.filter((c) => c.request.method === 'POST').map((c) => c.request.headers['x-api-key']);
+    expect(keys).toEqual(['key-1', 'key-2']);
+  });
+
   it('the same ODP settings in a new datafile keep the batch together', async () => {
     const { client, transport, clock } = makeClient(
       { sdkKey: 'k', datafileUpdateIntervalMs: 1_000, odp: { flushIntervalMs: 60_000 } },
@@ -358,6 +382,9 @@ describe('client: user contexts', () => {
     expect(client.createUserContext('user')).toBeNull();
     expect(log.text()).toMatch(/createUserContext: the datafile is not ready yet/);
     expect(client.stats().rejected).toEqual({ sdkNotReady: 1 });
+    expect(client.createUserContext('')).toBeNull(); // no user: no identify event to count
+    expect(client.createUserContext(5 as never)).toBeNull();
+    expect(client.stats().rejected).toEqual({ sdkNotReady: 1 });
     const plain = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
     expect(plain.client.createUserContext('user')).toBeNull();
     expect(plain.client.createUserContext('')).toBeNull();
@@ -375,6 +402,7 @@ describe('client: user contexts', () => {
     const { client, log } = makeClient();
     const attributes = { plan: 'gold' };
     const user = client.createUserContext('u', attributes)!;
+    expect(log.lines.filter((l) => l.level === 'warn')).toEqual([]);
     attributes.plan = 'changed';
     expect(user.attributes).toEqual({ plan: 'gold' });
     expect(user.userId).toBe('u');
@@ -454,6 +482,7 @@ describe('client: browser page and journal', () => {
     const page = fakePage(journal);
     const { client, transport, clock, log } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000 } }, { page });
     expect(log.lines).toContainEqual({ level: 'info', message: '[odp-sdk] sending 2 events an earlier page left undelivered' });
+    expect(log.text()).not.toMatch(/discarded/);
     transport.fallback = 'hang';
     await settle();
     expect(transport.bodies()[0]!.map((e) => e.data.idempotence_id)).toEqual(['id-1', 'id-2']);
@@ -519,6 +548,7 @@ describe('client: browser page and journal', () => {
     expect(transport.calls).toHaveLength(0);
     expect((JSON.parse(local.getItem(local.keys()[0]!)!) as { o: number }).o).toBe(0);
     page.handlers!.show();
+    expect((JSON.parse(local.getItem(local.keys()[0]!)!) as { o: number }).o).toBe(0); // still this page's
     await settle();
     expect(transport.calls).toHaveLength(1);
   });
@@ -557,9 +587,24 @@ describe('client: browser page and journal', () => {
     expect(clock.delays).toEqual([60_000, 0]); // the batch timer, one journal write
   });
 
-  it('without a journal, changes schedule nothing', () => {
-    const { client, clock } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } }, { page: fakePage(undefined) });
+  it('without a journal, changes schedule nothing and hiding the page is fine', () => {
+    const page = fakePage(undefined);
+    const { client, clock } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } }, { page });
     client.sendOdpEvent(event());
     expect(clock.pending).toBe(0);
+    expect(() => page.handlers!.hide(true, false)).not.toThrow();
+    expect(() => page.handlers!.show()).not.toThrow();
+  });
+
+  it('a delivery updates the journal: a delivered event leaves it', async () => {
+    const { journal, local } = makeJournal();
+    const { client, transport, clock } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } }, { page: fakePage(journal, 0) });
+    transport.fallback = 'hang';
+    client.sendOdpEvent(event(1));
+    await clock.advance(0);
+    expect(local.keys()).toHaveLength(1);
+    transport.calls[0]!.answer({ status: 200 });
+    await clock.advance(0);
+    expect(local.keys()).toHaveLength(0);
   });
 });
