@@ -102,11 +102,12 @@ describe('createPageLifecycle', () => {
     const { calls, handlers } = recorder();
     const unwatch = createPageLifecycle()!.watch(handlers);
     document.dispatchEvent(new Event('visibilitychange')); // visible: nothing
+    window.dispatchEvent(transition('pageshow', false)); // a fresh load: nothing
+    expect(calls).toEqual([]);
     document.visibilityState = 'hidden';
     document.dispatchEvent(new Event('visibilitychange'));
     window.dispatchEvent(transition('pagehide', false));
     window.dispatchEvent(transition('pagehide', true));
-    window.dispatchEvent(transition('pageshow', false)); // a fresh load: nothing
     window.dispatchEvent(transition('pageshow', true));
     window.dispatchEvent(new Event('offline'));
     window.dispatchEvent(new Event('online'));

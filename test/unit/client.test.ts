@@ -297,6 +297,33 @@ describe('client: datafile', () => {
     expect(keys).toEqual(['key-1', 'key-2']);
   });
 
+  it('ready once: a later datafile is an update, not a second ready; onReady() without a timeout never rejects', async () => {
+    const { client, transport, clock } = makeClient(
+      { sdkKey: 'k', datafileUpdateIntervalMs: 1_000, vuid: true },
+      { answers: [{ status: 200, body: JSON.stringify(datafile()) }], storage: memoryKeyValue() },
+    );
+    let rejected = false;
+    client.onReady().catch(() => (rejected = true));
+    const ready: unknown[] = [];
+    client.on('ready', (payload) => ready.push(payload));
+    await settle();
+    transport.answer({ status: 200, body: JSON.stringify(datafile()) });
+    await clock.advance(1_000);
+    expect(ready).toHaveLength(1);
+    expect(rejected).toBe(false);
+    await client.flush();
+    expect(transport.bodies().flat().filter((e) => e.action === 'client_initialized')).toHaveLength(1);
+  });
+
+  it('a platform without holdOpen (browsers) flushes and closes all the same', async () => {
+    const { client, platform, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000 } });
+    delete platform.holdOpen;
+    client.sendOdpEvent(event());
+    await client.flush();
+    await client.close();
+    expect(transport.bodies()).toHaveLength(1);
+  });
+
   it('the same ODP settings in a new datafile keep the batch together', async () => {
     const { client, transport, clock } = makeClient(
       { sdkKey: 'k', datafileUpdateIntervalMs: 1_000, odp: { flushIntervalMs: 60_000 } },
@@ -413,11 +440,13 @@ describe('client: user contexts', () => {
   });
 
   it('with a visitor id: an identified event links the user and the visitor; without one, none', async () => {
-    const { client, transport } = makeClient({ datafile: datafile(), vuid: true, odp: { flushIntervalMs: 0 } }, { storage: memoryKeyValue() });
+    const { client, transport, log } = makeClient({ datafile: datafile(), vuid: true, odp: { flushIntervalMs: 0 } }, { storage: memoryKeyValue() });
     client.createUserContext('user-1');
     await settle();
     const events = transport.bodies().flat();
     expect(events.map((e) => [e.type, e.action, e.identifiers])).toContainEqual(['fullstack', 'identified', { fs_user_id: 'user-1', vuid: client.getVuid() }]);
+    expect(client.createUserContext('user-2')).not.toBeNull(); // sent: still a context, and no warning
+    expect(log.text()).not.toMatch(/identified not sent|createUserContext failed/);
     const plain = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } });
     plain.client.createUserContext('user-1');
     await settle();

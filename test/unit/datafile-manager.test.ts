@@ -5,11 +5,12 @@ const good = JSON.stringify(datafile());
 
 describe('DatafileManager', () => {
   it('a given datafile is taken synchronously; without an sdkKey nothing is fetched', () => {
-    const { manager, taken, transport } = makeDatafileManager({ datafile: datafile() });
+    const { manager, taken, transport, log } = makeDatafileManager({ datafile: datafile() });
     manager.start();
     expect(taken).toHaveLength(1);
     expect(taken[0]!.odp).toEqual({ host: 'https://odp.test', publicKey: expect.any(String) });
     expect(transport.calls).toHaveLength(0);
+    expect(log.lines).toEqual([]);
   });
 
   it('neither datafile nor sdkKey: an error, never ready', () => {
@@ -35,7 +36,7 @@ describe('DatafileManager', () => {
     transport.answer({ status: 200, body: good, headers: { etag: 'E1', 'last-modified': 'M1' } }, { status: 304 }, { status: 200, body: good });
     manager.start();
     await settle();
-    expect(transport.calls[0]!.request).toEqual({ method: 'GET', url: 'https://cdn.test/a%2Fb.json', headers: {}, timeoutMs: 321 });
+    expect(transport.calls[0]!.request).toStrictEqual({ method: 'GET', url: 'https://cdn.test/a%2Fb.json', headers: {}, timeoutMs: 321 });
     expect(taken).toHaveLength(1);
     expect(clock.delays).toEqual([1_000]);
     await clock.advance(1_000);
@@ -94,7 +95,7 @@ describe('DatafileManager', () => {
     expect(log.text()).toMatch(/the fetched datafile was not taken/);
     expect(clock.delays).toEqual([1_000]);
     await clock.runNext();
-    expect(transport.calls[1]!.request.headers).toEqual({});
+    expect(transport.calls[1]!.request.headers).toStrictEqual({});
     expect(clock.delays).toEqual([1_000, 60_000]);
   });
 

@@ -47,7 +47,8 @@ describe('parseDatafile', () => {
     for (const loop of ['http://localhost:1', 'http://LOCALHOST', 'http://127.0.0.1:8080', 'http://127.1.2.3', 'http://[::1]:9']) {
       expect(host(loop).odp, loop).not.toBeNull();
     }
-    for (const remote of ['http://example.com', 'http://127.0.0.1.evil.com', 'http://localhost.evil.com', 'http://10.0.0.1']) {
+    expect(host('http://127.0.0.10').odp).not.toBeNull();
+    for (const remote of ['http://example.com', 'http://127.0.0.1.evil.com', 'http://localhost.evil.com', 'http://evil-localhost', 'http://10.0.0.1']) {
       expect(host(remote).odp, remote).toBeNull();
       expect(host(remote).odpProblem).toBe(
         `the datafile's ODP host ${JSON.stringify(remote)} must use https: (plain http is allowed for loopback hosts or with odp.allowInsecureHost)`,

@@ -54,6 +54,7 @@ describe('fetch transport', () => {
     vi.advanceTimersByTime(1);
     const error = await pending;
     expect(error.kind).toBe('timeout');
+    expect(error.name).toBe('TransportError');
     expect(error.message).toBe('no answer within 250 ms');
     expect(calls[0]!.init.signal!.aborted).toBe(true);
   });

@@ -160,10 +160,6 @@ export class FakeTransport implements Transport {
     for (const call of this.calls) if (!call.settled) call.answer({ error: 'aborted', message: 'closed' });
   }
 
-  get pendingCalls(): Call[] {
-    return this.calls.filter((call) => !call.settled);
-  }
-
   /** The events in each POST body, in the order the requests were made. */
   bodies(): OdpWireEvent[][] {
     return this.calls.filter((c) => c.request.method === 'POST').map((c) => JSON.parse(c.request.body ?? '[]') as OdpWireEvent[]);
