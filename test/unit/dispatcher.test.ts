@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_RETRY_AFTER_MS } from '../../src/dispatcher/dispatcher';
 import { ids, makeDispatcher, ODP, settle, START, wireEvent } from './harness';
 
 /** Resolves-or-not probe for a promise, without waiting on it. */
@@ -36,7 +37,6 @@ describe('dispatcher: delivery', () => {
     expect(h.stats.snapshot()).toMatchObject({ accepted: 3, delivered: 3, queued: 0, inFlight: 0, dropped: 0 });
     expect(h.delivered).toEqual([{ count: 3, status: 202 }]);
     expect(h.log.lines).toContainEqual({ level: 'debug', message: '[odp-sdk] delivered 3 events (202)' });
-    expect(h.dispatcher.held()).toEqual([]);
   });
 
   it('flush() with nothing outstanding resolves at once', async () => {
@@ -79,14 +79,51 @@ describe('dispatcher: delivery', () => {
     expect(two.stats.snapshot()).toMatchObject({ inFlight: 2, queued: 1 });
   });
 
-  it('the dispatcher reports changes to the undelivered set (onChange)', async () => {
-    const h = makeDispatcher();
-    let changes = 0;
-    h.dispatcher.onChange = () => void changes++;
-    h.send(1);
-    expect(changes).toBe(1);
+  it('the observer sees each batch added once, with its body as sent and ids assigned; removed once delivered', async () => {
+    const h = makeDispatcher({}, { observe: true });
+    h.transport.fallback = 'hang';
+    const events = [wireEvent(1), wireEvent(2)];
+    events[1]!.data.idempotence_id = '';
+    h.send(events);
+    expect(h.added).toHaveLength(1);
+    expect(ids(h.added[0]!.events as never)).toEqual(['id-1', 'new-0']);
+    expect(h.added[0]!.body).toBe(JSON.stringify(events));
+    expect(h.added[0]!.odp).toEqual(ODP);
     await settle();
-    expect(changes).toBe(2); // delivered
+    expect(h.transport.calls[0]!.request.body).toBe(h.added[0]!.body);
+    expect(h.removed).toEqual([]);
+    h.transport.calls[0]!.answer({ status: 200 });
+    await settle();
+    expect(h.removed).toEqual([h.added[0]]);
+    expect(h.added[0]!.body).toBe(''); // let go once done
+  });
+
+  it('without an observer, ids are assigned when the batch is first sent, and kept across retries', async () => {
+    const h = makeDispatcher();
+    h.transport.answer({ status: 500 });
+    const events = [wireEvent(1), wireEvent(2)];
+    events[0]!.data.idempotence_id = '';
+    h.send(events);
+    expect(events[0]!.data.idempotence_id).toBe('');
+    await settle();
+    expect(events[0]!.data.idempotence_id).toBe('new-0');
+    await h.clock.advance(100);
+    expect(h.transport.bodies().map(ids)).toEqual([['new-0', 'id-2'], ['new-0', 'id-2']]);
+  });
+
+  it('the compression option reaches the request', async () => {
+    const h = makeDispatcher({ compression: 'gzip' });
+    h.send(1);
+    await settle();
+    expect(h.transport.calls[0]!.request.compression).toBe('gzip');
+  });
+
+  it('batches have distinct ids, counting up', () => {
+    const h = makeDispatcher({}, { observe: true });
+    h.lane.pause();
+    h.send(1);
+    h.send(1);
+    expect(h.added.map((b) => b.id)).toEqual([1, 2]);
   });
 });
 
@@ -283,7 +320,7 @@ describe('dispatcher: answers that end a batch', () => {
     await settle();
     const [e0, e1, e2, e3, e4] = ids(events);
     expect(h.transport.bodies().map(ids)).toEqual([[e0, e1, e2, e3, e4], [e0, e1, e2], [e0, e1], [e2], [e3, e4], ids(other)]);
-    expect(h.dropped).toEqual([{ reason: 'tooLarge', count: 1, status: 413, message: 'ODP answered 413 to a single event: it is too large and was dropped' }]);
+    expect(h.dropped).toEqual([{ reason: 'tooLarge', count: 1, status: 413, message: 'ODP answered 413 to a single event: dropped as too large' }]);
     expect(h.stats.snapshot()).toMatchObject({ accepted: 6, delivered: 5, dropped: 1, queued: 0, inFlight: 0, requests: 6, retries: 0 });
     expect(h.stats.snapshot().droppedByReason.tooLarge).toBe(1);
     expect(h.clock.pending).toBe(0); // a split is not a failure: no backoff
@@ -427,275 +464,317 @@ describe('dispatcher: close()', () => {
   });
 });
 
-describe('dispatcher: browser page lifecycle', () => {
+describe('dispatcher: holds, keep-alive sends and hand-off', () => {
   // Events of one size (ids of equal length), so that budgets can be set in whole events.
   const same = (from: number, n: number) => Array.from({ length: n }, (_, i) => wireEvent(from + i));
   const size = JSON.stringify(same(1_000, 1)).length;
 
-  it('with a keep-alive budget, a body that fits goes as a keep-alive request and is not held for the journal meanwhile', async () => {
-    const h = makeDispatcher({ keepaliveBytes: 10_000 });
-    h.transport.fallback = 'hang';
-    const changes: number[] = [];
-    h.dispatcher.onChange = () => changes.push(h.dispatcher.held().length);
-    h.send(1);
-    expect(h.dispatcher.held()).toHaveLength(1);
-    await settle();
-    expect(h.transport.calls[0]!.request.keepalive).toBe(true);
-    expect(h.dispatcher.held()).toEqual([]);
-    expect(changes).toEqual([1, 0]);
-    h.transport.calls[0]!.answer({ status: 200 });
-    await settle();
-    expect(h.stats.delivered).toBe(1);
-  });
-
-  it('a body larger than the budget goes as a plain request', async () => {
-    const h = makeDispatcher({ keepaliveBytes: size - 1 });
+  it('with a keep-alive budget, a body that fits goes as a keep-alive request; larger ones go plain', async () => {
+    const h = makeDispatcher({ keepaliveBytes: size });
     h.send(same(1_000, 1));
-    await settle();
-    expect(h.transport.calls[0]!.request.keepalive).toBe(false);
-  });
-
-  it('keep-alive bytes in flight count against the budget until they end', async () => {
-    const h = makeDispatcher({ keepaliveBytes: size * 2 - 1 }, { concurrency: 2 });
-    h.transport.fallback = 'hang';
-    h.send(same(1_000, 1));
-    h.send(same(1_001, 1));
+    h.send(same(1_001, 2));
     await settle();
     expect(h.transport.calls.map((c) => c.request.keepalive)).toEqual([true, false]);
-    h.transport.calls[0]!.answer({ status: 200 });
-    h.transport.calls[1]!.answer({ status: 200 });
-    await settle();
-    h.send(same(1_002, 1));
-    await settle();
-    expect(h.transport.calls[2]!.request.keepalive).toBe(true);
-  });
-
-  it('hidden: a waiting retry goes at once as keep-alive', async () => {
-    const h = makeDispatcher({ keepaliveBytes: 10_000 });
-    h.transport.answer({ status: 500 });
-    h.send(1);
-    await settle();
-    expect(h.clock.pending).toBe(1);
-    h.dispatcher.pageHidden(false);
-    await settle();
-    expect(h.clock.pending).toBe(0);
-    expect(h.transport.calls).toHaveLength(2);
-    expect(h.transport.calls[1]!.request.keepalive).toBe(true);
-    expect(h.stats.delivered).toBe(1);
-  });
-
-  it('hidden: a batch larger than the budget is cut; the rest stays held, in order', async () => {
-    const h = makeDispatcher({ keepaliveBytes: size * 2 + 2 });
-    h.transport.fallback = 'hang';
-    h.lane.pause(); // keep the batch waiting for a slot
-    const events = h.send(same(1_000, 4));
-    h.dispatcher.pageHidden(true);
-    await settle();
-    expect(h.transport.bodies().map(ids)).toEqual([ids(events.slice(0, 2))]);
-    expect(h.transport.calls[0]!.request.keepalive).toBe(true);
-    expect(h.dispatcher.held().map((job) => ids(job.events))).toEqual([ids(events.slice(2))]);
-  });
-
-  it('hidden with nothing that fits: the lane goes on with plain requests; offline or without a budget: nothing is sent', async () => {
-    const tiny = makeDispatcher({ keepaliveBytes: 10 });
-    tiny.lane.pause();
-    tiny.send(1);
-    tiny.dispatcher.pageHidden(false);
-    await settle();
-    expect(tiny.transport.calls.map((c) => c.request.keepalive)).toEqual([false]);
-
-    const offline = makeDispatcher({ keepaliveBytes: 10_000 });
-    offline.dispatcher.setOnline(false);
-    offline.send(1);
-    offline.dispatcher.pageHidden(false);
-    await settle();
-    expect(offline.transport.calls).toHaveLength(0);
-
-    const none = makeDispatcher({});
-    none.lane.pause();
-    none.send(1);
-    none.dispatcher.pageHidden(false);
-    await settle();
-    expect(none.transport.calls).toHaveLength(0);
-  });
-
-  it('left (pagehide): plain requests wait until the page is shown again', async () => {
-    const h = makeDispatcher({ keepaliveBytes: 10 });
-    h.dispatcher.pageHidden(true);
-    h.send(1);
-    await settle();
-    expect(h.transport.calls).toHaveLength(0);
-    h.dispatcher.pageShown();
-    await settle();
-    expect(h.transport.calls).toHaveLength(1);
-  });
-
-  it('a keep-alive request that fails after the page was left counts as delivered: the browser still sends it', async () => {
-    const h = makeDispatcher({ keepaliveBytes: 10_000 });
-    h.transport.fallback = 'hang';
-    h.send(2);
-    await settle();
-    h.dispatcher.pageHidden(true);
-    h.transport.calls[0]!.answer({ error: 'network', message: 'page gone' });
-    await settle();
-    expect(h.stats.snapshot()).toMatchObject({ delivered: 2, inFlight: 0, retries: 0 });
-    expect(h.log.lines).toContainEqual({ level: 'info', message: '[odp-sdk] handed 2 events to the browser as the page was left' });
-    expect(h.clock.pending).toBe(0);
-  });
-
-  it('a keep-alive request that fails while the page stays is retried', async () => {
-    const h = makeDispatcher({ keepaliveBytes: 10_000 });
-    h.transport.answer({ error: 'network' });
-    h.send(1);
-    await settle();
-    expect(h.stats.delivered).toBe(0);
-    expect(h.clock.pending).toBe(1);
-  });
-
-  it('offline: nothing goes out; back online, what waits (retries too) goes at once with the backoff reset', async () => {
-    const h = makeDispatcher({ initialBackoffMs: 100, maxBackoffMs: 10_000 });
-    h.transport.answer({ status: 500 }, { status: 500 });
-    h.send(1);
-    await settle();
-    await h.clock.advance(100); // second failure: backoff now 200
-    expect(h.clock.delays).toEqual([100, 200]);
-    h.dispatcher.setOnline(false);
-    h.send(1);
-    await h.clock.advance(200); // the retry's timer fires, yet the lane stays paused
-    expect(h.transport.calls).toHaveLength(2);
-    h.dispatcher.setOnline(true);
-    await settle();
-    expect(h.transport.calls).toHaveLength(4);
-    expect(h.stats.delivered).toBe(2);
-  });
-
-  it('back online, a waiting retry does not wait for its timer; the next failure backs off from the start', async () => {
-    const h = makeDispatcher({ initialBackoffMs: 100, maxBackoffMs: 10_000 });
-    h.transport.answer({ status: 500 }, { status: 500 }, { status: 500 });
-    h.send(1);
-    await settle();
-    await h.clock.advance(100);
-    h.dispatcher.setOnline(true);
-    await settle();
-    expect(h.transport.calls).toHaveLength(3);
-    expect(h.clock.delays).toEqual([100, 200, 100]);
-    expect(h.clock.pending).toBe(1);
-  });
-
-  it('held() lists undelivered batches with their settings', async () => {
-    const h = makeDispatcher();
-    h.lane.pause();
-    const events = h.send(2, ODP);
-    expect(h.dispatcher.held()).toEqual([expect.objectContaining({ odp: ODP, events })]);
-  });
-
-  it('the budget is measured in bytes of the JSON array: exactly full fits', async () => {
-    const one = JSON.stringify(same(2_000, 1)[0]).length;
-    for (const [budget, expected] of [
-      [1 + 2 * (one + 1), 2], // '[' + two events and their ',' or ']'
-      [3 * (one + 1), 2], // one byte short of three
-      [1 + 3 * (one + 1), 3],
-    ] as const) {
-      const h = makeDispatcher({ keepaliveBytes: budget });
-      h.transport.fallback = 'hang';
-      h.lane.pause();
-      h.send(same(2_000, 4));
-      h.dispatcher.pageHidden(true);
-      await settle();
-      expect(h.transport.bodies().map((b) => b.length), `budget ${budget}`).toEqual([expected]);
-      expect(h.transport.calls[0]!.request.keepalive).toBe(true);
-    }
-  });
-
-  it('a body of exactly the budget goes keep-alive; a budget of 0 means none', async () => {
-    const exact = makeDispatcher({ keepaliveBytes: size });
-    exact.send(same(1_000, 1));
-    await settle();
-    expect(exact.transport.calls[0]!.request.keepalive).toBe(true);
     const zero = makeDispatcher({ keepaliveBytes: 0 });
     zero.send(same(1_000, 1));
     await settle();
     expect(zero.transport.calls[0]!.request.keepalive).toBe(false);
   });
 
-  it('a plain request does not free keep-alive budget it never took', async () => {
-    const h = makeDispatcher({ keepaliveBytes: size * 2 - 1 }, { concurrency: 2 });
-    h.send(same(1_000, 3)); // too large: plain
-    await settle();
-    expect(h.transport.calls[0]!.request.keepalive).toBe(false);
+  it('keep-alive bytes in flight count against the budget until they end; a plain request frees none', async () => {
+    const h = makeDispatcher({ keepaliveBytes: size * 2 - 1 }, { concurrency: 3 });
     h.transport.fallback = 'hang';
+    h.send(same(1_000, 3)); // too large: plain
     h.send(same(1_003, 1));
     h.send(same(1_004, 1));
     await settle();
-    expect(h.transport.calls.slice(1).map((c) => c.request.keepalive)).toEqual([true, false]);
-  });
-
-  it('a keep-alive request that failed is held again (for the journal) while it waits for its retry', async () => {
-    const h = makeDispatcher({ keepaliveBytes: 10_000 });
-    h.transport.answer({ error: 'network' });
-    const events = h.send(1);
+    expect(h.transport.calls.map((c) => c.request.keepalive)).toEqual([false, true, false]);
+    h.transport.calls[0]!.answer({ status: 200 });
+    h.transport.calls[2]!.answer({ status: 200 });
     await settle();
-    expect(h.dispatcher.held().map((job) => job.events)).toEqual([events]);
+    h.send(same(1_005, 1));
+    await settle();
+    expect(h.transport.calls[3]!.request.keepalive).toBe(false); // call 1 still holds its bytes
+    h.transport.calls[1]!.answer({ status: 200 });
+    h.transport.calls[3]!.answer({ status: 200 });
+    await settle();
+    h.send(same(1_006, 1));
+    await settle();
+    expect(h.transport.calls[4]!.request.keepalive).toBe(true);
   });
 
-  it('an HTTP answer to a keep-alive request after the page was left is still read (a 500 is retried)', async () => {
-    const h = makeDispatcher({ keepaliveBytes: 10_000 });
-    h.transport.fallback = 'hang';
+  it('hold(): no request starts while any hold is on; ending the last one sends what waits', async () => {
+    const h = makeDispatcher();
+    h.dispatcher.hold('offline', true);
+    h.dispatcher.hold('left', true);
     h.send(1);
     await settle();
-    h.dispatcher.pageHidden(true);
-    h.transport.calls[0]!.answer({ status: 500 });
+    expect(h.transport.calls).toHaveLength(0);
+    h.dispatcher.hold('offline', false);
     await settle();
-    expect(h.stats.snapshot()).toMatchObject({ delivered: 0, queued: 1 });
-    expect(h.clock.pending).toBe(1);
-  });
-
-  it('a batch sent at page hide is not sent again when its place in the lane comes', async () => {
-    const h = makeDispatcher({ keepaliveBytes: 10_000 });
-    h.transport.fallback = 'hang';
-    h.lane.pause();
-    h.send(1);
-    h.dispatcher.pageHidden(false); // hidden, not left: the lane runs on
+    expect(h.transport.calls).toHaveLength(0);
+    h.dispatcher.hold('left', false);
     await settle();
     expect(h.transport.calls).toHaveLength(1);
   });
 
-  it('the rest of a cut batch goes before batches queued after it', async () => {
-    const h = makeDispatcher({ keepaliveBytes: size * 2 + 2 });
-    h.lane.pause();
-    const a = h.send(same(3_000, 4));
-    const b = h.send(same(3_100, 1));
-    h.dispatcher.pageHidden(false);
+  it('ending a hold while a retry waits does not start the lane before the retry', async () => {
+    const h = makeDispatcher();
+    h.transport.answer({ status: 500 });
+    const a = h.send(1);
+    await settle();
+    h.dispatcher.hold('x', true);
+    const b = h.send(1);
+    h.dispatcher.hold('x', false);
+    await settle();
+    expect(h.transport.calls).toHaveLength(1);
+    await h.clock.advance(100);
+    expect(h.transport.bodies().map(ids)).toEqual([ids(a), ids(a), ids(b)]);
+  });
+
+  it('sendNow(): queued batches go at once as keep-alive, even while held; cut to the budget, the rest keeps its place', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 1 + 2 * (size - 1) });
+    h.transport.fallback = 'hang';
+    h.dispatcher.hold('left', true);
+    const a = h.send(same(1_000, 3));
+    const b = h.send(same(1_100, 1));
+    h.dispatcher.sendNow();
+    await settle();
+    expect(h.transport.bodies().map(ids)).toEqual([ids(a.slice(0, 2))]);
+    expect(h.transport.calls[0]!.request.keepalive).toBe(true);
+    expect(h.stats.snapshot()).toMatchObject({ inFlight: 2, queued: 2 });
+    h.transport.calls[0]!.answer({ status: 200 });
+    h.transport.fallback = { status: 200 };
+    h.dispatcher.hold('left', false);
     await settle();
     expect(h.transport.bodies().map(ids)).toEqual([ids(a.slice(0, 2)), ids(a.slice(2)), ids(b)]);
   });
 
-  it('hidden while a retry waits and another batch sits in the lane: both go, and later retries still run', async () => {
-    const h = makeDispatcher({ keepaliveBytes: 10_000 }, { concurrency: 1 });
-    h.transport.answer('hang');
-    h.send(1); // A: in flight
-    h.send(1); // B: queued behind A
-    await settle();
-    h.dispatcher.pageHidden(false); // B goes now as keep-alive
-    await settle();
-    expect(h.transport.calls).toHaveLength(2);
-    h.transport.calls[0]!.answer({ status: 202 });
-    h.transport.answer({ status: 500 });
-    const c = h.send(1); // C fails once, then retries
-    await settle();
-    await h.clock.advance(100);
-    expect(h.transport.bodies().slice(2).map(ids)).toEqual([ids(c), ids(c)]);
+  it('sendNow(): the budget is bytes of the JSON array, exactly full fits; nothing fits: nothing goes', async () => {
+    const one = JSON.stringify(same(2_000, 1)[0]).length;
+    for (const [budget, expected] of [
+      [1 + 2 * (one + 1), [2]],
+      [3 * (one + 1), [2]],
+      [1 + 3 * (one + 1), [3]],
+      [one + 1, []],
+    ] as const) {
+      const h = makeDispatcher({ keepaliveBytes: budget });
+      h.transport.fallback = 'hang';
+      h.lane.pause();
+      h.send(same(2_000, 4));
+      h.send(same(2_010, 1));
+      h.dispatcher.sendNow();
+      await settle();
+      expect(h.transport.bodies().map((body) => body.length), `budget ${budget}`).toEqual(expected);
+    }
   });
 
-  it('hidden while a retry waits: a batch dispatched afterwards still goes', async () => {
+  it('sendNow(): without a budget, or inside a backoff or Retry-After, nothing is sent', async () => {
+    const none = makeDispatcher({ keepaliveBytes: 0 });
+    none.lane.pause();
+    none.send(1);
+    none.dispatcher.sendNow();
+    await settle();
+    expect(none.transport.calls).toHaveLength(0);
+
     const h = makeDispatcher({ keepaliveBytes: 10_000 });
-    h.transport.answer({ status: 500 });
+    h.transport.answer({ status: 503, headers: { 'retry-after': '10' } });
     h.send(1);
     await settle();
-    h.dispatcher.pageHidden(false);
-    await settle();
     h.send(1);
+    expect(h.dispatcher.notBefore).toBe(START + 10_000);
+    h.dispatcher.sendNow();
+    await settle();
+    expect(h.transport.calls).toHaveLength(1);
+    await h.clock.advance(10_000);
+    expect(h.transport.calls).toHaveLength(3);
+  });
+
+  it('sendNow(): a batch it sent is not sent again when its place in the lane comes; in-flight ones are left alone', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 10_000 });
+    h.transport.fallback = 'hang';
+    h.send(1);
+    await settle();
+    h.dispatcher.sendNow();
+    h.send(1);
+    h.dispatcher.sendNow();
+    await settle();
+    expect(h.transport.calls).toHaveLength(2);
+    h.transport.calls[0]!.answer({ status: 200 });
+    h.transport.calls[1]!.answer({ status: 200 });
+    await settle();
+    expect(h.transport.calls).toHaveLength(2);
+    expect(h.stats.delivered).toBe(2);
+  });
+
+  it('handOff(): a keep-alive request that fails afterwards leaves its events unconfirmed, not retried', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 10_000 }, { observe: true });
+    h.transport.fallback = 'hang';
+    h.send(2);
+    await settle();
+    const flushed = probe(h.dispatcher.flush());
+    h.dispatcher.handOff();
+    h.transport.calls[0]!.answer({ error: 'network', message: 'page gone' });
+    await settle();
+    expect(h.stats.snapshot()).toMatchObject({ delivered: 0, inFlight: 0, queued: 0, unconfirmed: 2, retries: 0, pending: 0 });
+    expect(h.removed).toEqual([]); // still journaled
+    expect(flushed.done).toBe(true);
+    expect(h.clock.pending).toBe(0);
+    expect(h.log.text()).toContain('2 events handed to the browser');
+  });
+
+  it('handOff(): a plain request, one started before a hand-off that failed, or an HTTP answer, is handled as usual', async () => {
+    const plain = makeDispatcher({ keepaliveBytes: 0 });
+    plain.transport.answer({ error: 'network' });
+    plain.dispatcher.handOff();
+    plain.send(1);
+    await settle();
+    expect(plain.stats.snapshot()).toMatchObject({ unconfirmed: 0, queued: 1 });
+
+    const before = makeDispatcher({ keepaliveBytes: 10_000 });
+    before.dispatcher.handOff();
+    before.transport.answer({ error: 'network' });
+    before.send(1);
+    await settle();
+    expect(before.stats.snapshot()).toMatchObject({ unconfirmed: 0, queued: 1 });
+
+    const answered = makeDispatcher({ keepaliveBytes: 10_000 });
+    answered.transport.fallback = 'hang';
+    answered.send(1);
+    await settle();
+    answered.dispatcher.handOff();
+    answered.transport.calls[0]!.answer({ status: 500 });
+    await settle();
+    expect(answered.stats.snapshot()).toMatchObject({ unconfirmed: 0, queued: 1 });
+    expect(answered.clock.pending).toBe(1);
+  });
+
+  it('requeueUnconfirmed(): unconfirmed batches go again with their ids, ahead of what is queued', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 10_000 }, { observe: true });
+    h.transport.answer('hang');
+    const a = h.send(2);
+    await settle();
+    h.dispatcher.handOff();
+    h.dispatcher.hold('left', true);
+    h.transport.calls[0]!.answer({ error: 'network' });
+    const b = h.send(1);
+    await settle();
+    h.dispatcher.requeueUnconfirmed();
+    expect(h.stats.snapshot()).toMatchObject({ unconfirmed: 0, queued: 3 });
+    h.dispatcher.requeueUnconfirmed(); // nothing left to requeue
+    expect(h.stats.snapshot()).toMatchObject({ queued: 3 });
+    h.dispatcher.hold('left', false);
+    await settle();
+    expect(h.transport.bodies().map(ids)).toEqual([ids(a), ids(a), ids(b)]);
+    expect(h.stats.snapshot()).toMatchObject({ delivered: 3, unconfirmed: 0 });
+    expect(h.removed).toHaveLength(2);
+  });
+
+  it('discard(): drops everything undelivered (queued, waiting, in flight, unconfirmed) quietly, and the lane goes on', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 10_000 }, { concurrency: 3, observe: true });
+    h.transport.answer('hang', 'hang', { status: 500 });
+    h.send(1); // in flight, becomes unconfirmed
+    h.send(3); // in flight (hangs)
+    h.send(2); // fails: waits
+    await settle();
+    h.dispatcher.handOff();
+    h.transport.calls[0]!.answer({ error: 'network' });
+    await settle();
+    h.lane.pause();
+    h.send(4); // queued
+    await settle();
+    expect(h.stats.snapshot()).toMatchObject({ unconfirmed: 1, queued: 6, inFlight: 3 });
+    const flushed = probe(h.dispatcher.flush());
+    expect(h.dispatcher.discard('optedOut')).toBe(10);
+    await settle();
+    expect(flushed.done).toBe(true);
+    expect(h.stats.snapshot()).toMatchObject({ unconfirmed: 0, queued: 0, inFlight: 0, dropped: 10 });
+    expect(h.stats.droppedBy.optedOut).toBe(10);
+    expect(h.dropped.map((d) => d.count).sort()).toEqual([1, 2, 3, 4]);
+    expect(new Set(h.dropped.map((d) => d.reason))).toEqual(new Set(['optedOut']));
+    expect(h.log.lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(h.clock.pending).toBe(0);
+    expect(h.removed).toHaveLength(4);
+    h.transport.calls[1]!.answer({ status: 200 }); // the in-flight answer is ignored
+    await settle();
+    expect(h.stats.snapshot()).toMatchObject({ inFlight: 0, dropped: 10, requests: 3 });
+    h.lane.start();
+    h.send(1);
+    await settle();
+    expect(h.stats.delivered).toBe(1);
+  });
+
+  it('pauseUntil(): no request before that time; a time past is ignored', async () => {
+    const h = makeDispatcher();
+    h.dispatcher.pauseUntil(START - 1);
+    h.dispatcher.pauseUntil(START);
+    expect(h.dispatcher.notBefore).toBe(0);
+    h.dispatcher.pauseUntil(START + 5_000);
+    expect(h.dispatcher.notBefore).toBe(START + 5_000);
+    expect(h.clock.delays).toEqual([5_000]);
+    h.send(1);
+    await h.clock.advance(4_999);
+    expect(h.transport.calls).toHaveLength(0);
+    await h.clock.advance(1);
+    expect(h.transport.calls).toHaveLength(1);
+  });
+
+  it('forgiveFailures(): what waits for a backoff goes at once and the next failure backs off from the start; a Retry-After still holds', async () => {
+    const h = makeDispatcher({ initialBackoffMs: 100, maxBackoffMs: 10_000 });
+    h.transport.answer({ status: 500 }, { status: 500 }, { status: 500 });
+    h.send(1);
+    await settle();
+    await h.clock.advance(100);
+    expect(h.dispatcher.notBefore).toBe(START + 300);
+    h.dispatcher.forgiveFailures();
+    expect(h.dispatcher.notBefore).toBe(0);
     await settle();
     expect(h.transport.calls).toHaveLength(3);
+    expect(h.clock.delays).toEqual([100, 200, 100]);
+    expect(h.clock.pending).toBe(1);
+
+    const server = makeDispatcher();
+    server.transport.answer({ status: 429, headers: { 'retry-after': '5' } });
+    server.send(1);
+    await settle();
+    server.dispatcher.forgiveFailures();
+    await settle();
+    expect(server.transport.calls).toHaveLength(1);
+    await server.clock.advance(5_000);
+    expect(server.transport.calls).toHaveLength(2);
+  });
+
+  it('Retry-After is capped at MAX_RETRY_AFTER_MS (five minutes)', async () => {
+    expect(MAX_RETRY_AFTER_MS).toBe(300_000);
+    const h = makeDispatcher();
+    h.transport.answer({ status: 429, headers: { 'retry-after': '86400' } });
+    h.send(1);
+    await settle();
+    expect(h.clock.delays).toEqual([300_000]);
+    expect(h.dispatcher.notBefore).toBe(START + 300_000);
+  });
+
+  it('501, 505 and 511 are final', async () => {
+    for (const status of [501, 505, 511]) {
+      const h = makeDispatcher();
+      h.transport.answer({ status });
+      h.send(1);
+      await settle();
+      expect(h.stats.droppedBy.rejectedByServer, String(status)).toBe(1);
+      expect(h.transport.calls).toHaveLength(1);
+    }
+  });
+
+  it('a 413 after close()\'s deadline is dropped as closed, not split', async () => {
+    const h = makeDispatcher();
+    h.transport.fallback = 'hang';
+    h.send(4);
+    await settle();
+    const closed = h.dispatcher.close(1_000);
+    await h.clock.advance(1_000);
+    await settle();
+    await closed;
+    expect(h.stats.droppedBy.closed).toBe(4);
+    expect(h.transport.calls).toHaveLength(1);
   });
 });

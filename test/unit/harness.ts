@@ -11,8 +11,9 @@ import { SafeLogger } from '../../src/core/logger';
 import { StatsTracker } from '../../src/core/stats-tracker';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher';
 import { PriorityLane, type Lane } from '../../src/dispatcher/lane';
-import { createEventJournal } from '../../src/platform/browser/event-journal';
-import type { EventJournal, KeyValueStorage, PageHandlers, PageLifecycle, Platform } from '../../src/platform/platform';
+import { EventJournal } from '../../src/platform/browser/event-journal';
+import type { Batch } from '../../src/dispatcher/dispatcher';
+import type { KeyValueStorage, Platform } from '../../src/platform/platform';
 import { SegmentsManager, type SegmentsFactory, type SegmentsManagerOptions } from '../../src/segments/segments-manager';
 import { TransportError, type HttpRequest, type HttpResponse, type Transport } from '../../src/transport/transport';
 import type { LogLevel, Logger, OdpClientConfig, OdpClientEvents, OdpSettings, OdpWireEvent } from '../../src/types';
@@ -237,6 +238,24 @@ export function memoryKeyValue(): KeyValueStorage & { map: Map<string, string> }
     get: (key) => map.get(key) ?? null,
     set: (key, value) => (map.set(key, value), true),
     remove: (key) => void map.delete(key),
+    keys: () => [...map.keys()],
+  };
+}
+
+/** The platform's KeyValueStorage over a FakeStorage, guarded like createLocalStorage's. */
+export function keyValueOver(store: FakeStorage): KeyValueStorage {
+  const guard = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch {
+      return fallback;
+    }
+  };
+  return {
+    get: (key) => guard(() => store.getItem(key), null),
+    set: (key, value) => guard(() => (store.setItem(key, value), true), false),
+    remove: (key) => guard(() => store.removeItem(key), undefined),
+    keys: () => guard(() => store.keys(), []),
   };
 }
 
@@ -268,6 +287,9 @@ export interface DispatcherRig {
   lane: Lane;
   delivered: Array<OdpClientEvents['delivered']>;
   dropped: Array<OdpClientEvents['dropped']>;
+  /** Batches the observer (a journal) was told of, when `observe` was asked for. */
+  added: Batch[];
+  removed: Batch[];
   /** Counts `n` events as accepted (as the client does) and dispatches them as one batch. */
   send(events: OdpWireEvent[] | number, odp?: OdpSettings): OdpWireEvent[];
 }
@@ -281,7 +303,7 @@ let nextEvent = 0;
  */
 export function makeDispatcher(
   options: Partial<DispatcherOptions> = {},
-  { concurrency = 1, lane, random = 1 }: { concurrency?: number; lane?: Lane; random?: number } = {},
+  { concurrency = 1, lane, random = 1, observe = false }: { concurrency?: number; lane?: Lane; random?: number; observe?: boolean } = {},
 ): DispatcherRig {
   Math.random = () => random;
   const clock = new FakeClock();
@@ -294,17 +316,24 @@ export function makeDispatcher(
   emitter.on('delivered', (payload) => delivered.push(payload));
   emitter.on('dropped', (payload) => dropped.push(payload));
   const theLane = lane ?? new PriorityLane(concurrency);
+  let newIds = 0;
+  const added: Batch[] = [];
+  const removed: Batch[] = [];
   const dispatcher = new Dispatcher(
-    { requestTimeoutMs: 1_000, maxRetries: 3, initialBackoffMs: 100, maxBackoffMs: 1_000, ...options },
+    { requestTimeoutMs: 1_000, maxRetries: 3, initialBackoffMs: 100, maxBackoffMs: 1_000, keepaliveBytes: 0, ...options },
     transport,
     clock.schedule,
+    () => `new-${newIds++}`,
     stats,
     new SafeLogger(log, 'debug'),
     emitter,
     theLane,
   );
+  if (observe) dispatcher.observer = { added: (batch) => added.push(batch), removed: (batch) => removed.push(batch) };
   return {
     dispatcher,
+    added,
+    removed,
     clock,
     transport,
     stats,
@@ -331,29 +360,43 @@ export function datafile(host = 'https://odp.test', publicKey = PUBLIC_KEY, extr
   return { version: '4', revision: '7', integrations: [{ key: 'odp', host, publicKey }], typedAudiences: [], ...extra };
 }
 
-/** A page whose events the test fires through `handlers`. */
-export interface FakePage extends PageLifecycle {
-  handlers: PageHandlers | undefined;
-  unwatched: number;
-  isOnline: boolean;
-}
+/**
+ * A page for attachPage(): document, window, navigator and addEventListener as globals (unstubbed
+ * after each test by test/unit/setup.ts), and methods that fire the page's events.
+ */
+export class FakePage {
+  readonly document = Object.assign(new EventTarget(), { visibilityState: 'visible' as string });
+  readonly window = new EventTarget();
+  readonly navigator: { onLine?: boolean; locks?: unknown; globalPrivacyControl?: unknown } = { onLine: true };
 
-export function fakePage(journal?: EventJournal, keepaliveBytes = 1_000): FakePage {
-  const page: FakePage = {
-    keepaliveBytes,
-    journal,
-    handlers: undefined,
-    unwatched: 0,
-    isOnline: true,
-    online: () => page.isOnline,
-    watch(handlers) {
-      page.handlers = handlers;
-      return () => {
-        page.unwatched++;
-      };
-    },
-  };
-  return page;
+  constructor() {
+    vi.stubGlobal('document', this.document);
+    vi.stubGlobal('window', this.window);
+    vi.stubGlobal('navigator', this.navigator);
+    vi.stubGlobal('addEventListener', this.window.addEventListener.bind(this.window));
+  }
+
+  hidden(): void {
+    this.document.visibilityState = 'hidden';
+    this.document.dispatchEvent(new Event('visibilitychange'));
+  }
+  visible(): void {
+    this.document.visibilityState = 'visible';
+    this.document.dispatchEvent(new Event('visibilitychange'));
+  }
+  pagehide(persisted = false): void {
+    this.window.dispatchEvent(Object.assign(new Event('pagehide'), { persisted }));
+  }
+  pageshow(persisted = true): void {
+    this.window.dispatchEvent(Object.assign(new Event('pageshow'), { persisted }));
+  }
+  online(on: boolean): void {
+    this.navigator.onLine = on;
+    this.window.dispatchEvent(new Event(on ? 'online' : 'offline'));
+  }
+  storage(key: string | null, newValue: string | null): void {
+    this.window.dispatchEvent(Object.assign(new Event('storage'), { key, newValue }));
+  }
 }
 
 export interface ClientRig {
@@ -375,7 +418,14 @@ let nextId = 0;
 /** The client under test on a fake platform: fake clock, one fake transport, the real PriorityLane. */
 export function makeClient(
   config: OdpClientConfig = { datafile: datafile() },
-  extra: { page?: PageLifecycle; storage?: KeyValueStorage; segments?: SegmentsFactory; logLevel?: LogLevel; answers?: Answer[] } = {},
+  extra: {
+    attach?: (schedule: Platform['schedule']) => Platform['attach'];
+    keepaliveBytes?: number;
+    storage?: KeyValueStorage;
+    segments?: SegmentsFactory;
+    logLevel?: LogLevel;
+    answers?: Answer[];
+  } = {},
 ): ClientRig {
   const clock = new FakeClock();
   // Scripted before the client exists: its constructor may already fetch the datafile.
@@ -394,7 +444,8 @@ export function makeClient(
       return () => void holds.released++;
     },
     storage: extra.storage,
-    page: extra.page,
+    keepaliveBytes: extra.keepaliveBytes ?? 0,
+    attach: extra.attach?.(clock.schedule),
   };
   const client = new OdpClient({ logger: log, logLevel: extra.logLevel ?? 'debug', ...config }, platform, extra.segments);
   return { client, clock, transport, log, platform, holds, transportsMade, lanesMade };
@@ -403,13 +454,11 @@ export function makeClient(
 // ---------------------------------------------------------------------------------------------
 // Journal
 
-/** The browser journal over fake local and session storage. */
-export function makeJournal(local = new FakeStorage(), session: Storage | undefined = new FakeStorage()): {
-  journal: EventJournal;
-  local: FakeStorage;
-  session: Storage | undefined;
-} {
-  return { journal: createEventJournal(local, session), local, session };
+/** The browser journal over a fake localStorage; ids it draws are `jid-n`. */
+export function makeJournal(local = new FakeStorage(), maxBytes = 100_000): { journal: EventJournal; local: FakeStorage; storage: KeyValueStorage } {
+  let n = 0;
+  const storage = keyValueOver(local);
+  return { journal: new EventJournal(storage, maxBytes, () => `jid-${n++}`), local, storage };
 }
 
 // ---------------------------------------------------------------------------------------------

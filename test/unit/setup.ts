@@ -13,4 +13,7 @@ const random = Math.random;
 afterEach(() => {
   Math.random = random;
   vi.useRealTimers();
+  // Page globals (FakePage) go; the socket guard stays.
+  vi.unstubAllGlobals();
+  vi.stubGlobal('fetch', refuse);
 });
