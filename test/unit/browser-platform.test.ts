@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLocalStorage } from '../../src/platform/browser/local-storage';
-import { createPageLifecycle } from '../../src/platform/browser/page-lifecycle';
-import type { PageHandlers } from '../../src/platform/platform';
+import { randomUuid } from '../../src/platform/browser/random-uuid';
 import { FakeStorage, wireEvent } from './harness';
 
 /** A fake page: window and document as EventTargets, with storage and navigator. */
@@ -15,20 +14,6 @@ function fakeDom({ local = new FakeStorage(), online = true }: { local?: FakeSto
   if (local) vi.stubGlobal('localStorage', local);
   vi.stubGlobal('sessionStorage', new FakeStorage());
   return { window, document };
-}
-
-const transition = (type: string, persisted: boolean) => Object.assign(new Event(type), { persisted });
-
-function recorder(): { calls: unknown[][]; handlers: PageHandlers } {
-  const calls: unknown[][] = [];
-  return {
-    calls,
-    handlers: {
-      hide: (leaving, persisted) => calls.push(['hide', leaving, persisted]),
-      show: () => calls.push(['show']),
-      online: (online) => calls.push(['online', online]),
-    },
-  };
 }
 
 afterEach(() => {
@@ -59,70 +44,14 @@ describe('createLocalStorage', () => {
     expect(storage.set('k', 'v')).toBe(true);
     expect(local.getItem('k')).toBe('v');
     expect(storage.get('k')).toBe('v');
+    expect(storage.keys()).toEqual(['k']);
     storage.remove('k');
     expect(local.getItem('k')).toBeNull();
     local.broken = true;
+    expect(storage.keys()).toEqual([]);
     expect(storage.get('k')).toBeNull();
     expect(storage.set('k', 'v')).toBe(false);
     expect(() => storage.remove('k')).not.toThrow();
-  });
-});
-
-describe('createPageLifecycle', () => {
-  it('undefined outside a page', () => {
-    expect(createPageLifecycle()).toBeUndefined();
-    vi.stubGlobal('document', {});
-    expect(createPageLifecycle()).toBeUndefined(); // no global addEventListener
-  });
-
-  it('a keep-alive budget of 60 KiB and a journal over localStorage', () => {
-    const { window } = fakeDom();
-    const page = createPageLifecycle()!;
-    expect(page.keepaliveBytes).toBe(61_440);
-    page.journal!.save({ pk: [wireEvent(1)] }, 100_000, false);
-    expect((window.localStorage as FakeStorage).keys()).toHaveLength(1);
-  });
-
-  it('no journal when localStorage cannot be reached', () => {
-    fakeDom({ local: null });
-    expect(createPageLifecycle()!.journal).toBeUndefined();
-  });
-
-  it('online() follows navigator.onLine; unknown counts as online', () => {
-    fakeDom({ online: false });
-    expect(createPageLifecycle()!.online()).toBe(false);
-    fakeDom({ online: true });
-    expect(createPageLifecycle()!.online()).toBe(true);
-    fakeDom({ online: undefined });
-    expect(createPageLifecycle()!.online()).toBe(true);
-  });
-
-  it('hidden, pagehide, pageshow from the bfcache, online and offline reach the handlers; unwatch removes them', () => {
-    const { window, document } = fakeDom();
-    const { calls, handlers } = recorder();
-    const unwatch = createPageLifecycle()!.watch(handlers);
-    document.dispatchEvent(new Event('visibilitychange')); // visible: nothing
-    window.dispatchEvent(transition('pageshow', false)); // a fresh load: nothing
-    expect(calls).toEqual([]);
-    document.visibilityState = 'hidden';
-    document.dispatchEvent(new Event('visibilitychange'));
-    window.dispatchEvent(transition('pagehide', false));
-    window.dispatchEvent(transition('pagehide', true));
-    window.dispatchEvent(transition('pageshow', true));
-    window.dispatchEvent(new Event('offline'));
-    window.dispatchEvent(new Event('online'));
-    expect(calls).toEqual([
-      ['hide', false, false],
-      ['hide', true, false],
-      ['hide', true, true],
-      ['show'],
-      ['online', false],
-      ['online', true],
-    ]);
-    unwatch();
-    document.dispatchEvent(new Event('visibilitychange'));
-    for (const type of ['pagehide', 'pageshow', 'online', 'offline']) window.dispatchEvent(transition(type, true));
-    expect(calls).toHaveLength(6);
   });
 });
 
@@ -134,7 +63,8 @@ describe('browserPlatform', () => {
     const platform = browserPlatform();
     expect(browserPlatform()).toBe(platform);
     expect(platform.storage).toBeUndefined();
-    expect(platform.page).toBeUndefined();
+    expect(platform.keepaliveBytes).toBe(61_440);
+    expect(platform.holdOpen).toBeUndefined();
     expect(platform.createLane(1)).toBeInstanceOf(PriorityLane);
     expect(platform.newId()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(platform.newId()).not.toBe(platform.newId());
@@ -148,6 +78,12 @@ describe('browserPlatform', () => {
     expect(ran).toBe(0);
     vi.advanceTimersByTime(1);
     expect(ran).toBe(1);
+    platform.schedule(() => void (ran += 100), 2 ** 40); // clamped: not at once
+    platform.schedule(() => void (ran += 1_000), -5); // at once
+    vi.advanceTimersByTime(0);
+    expect(ran).toBe(1_001);
+    vi.advanceTimersByTime(2 ** 31 - 1);
+    expect(ran).toBe(1_101);
 
     const seen: unknown[] = [];
     vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
@@ -165,6 +101,35 @@ describe('browserPlatform', () => {
     const { browserPlatform } = await import('../../src/platform/browser/browser-platform');
     const platform = browserPlatform();
     expect(platform.storage).toBeDefined();
-    expect(platform.page?.keepaliveBytes).toBe(61_440);
+    platform.storage!.set('k', 'v');
+    expect(platform.storage!.keys()).toEqual(['k']);
+    expect(platform.keepaliveBytes).toBe(61_440);
+    expect(typeof platform.attach).toBe('function');
+  });
+});
+
+describe('randomUuid', () => {
+  const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  it('crypto.randomUUID where there is one', () => {
+    vi.stubGlobal('crypto', { randomUUID: () => 'from-randomUUID', getRandomValues: () => {
+      throw new Error('not used');
+    } });
+    expect(randomUuid()).toBe('from-randomUUID');
+  });
+
+  it('an insecure page (no randomUUID): getRandomValues formatted as version 4, variant 10', () => {
+    for (const fill of [0x00, 0xff, 0xa5]) {
+      vi.stubGlobal('crypto', { getRandomValues: (bytes: Uint8Array) => bytes.fill(fill) });
+      const id = randomUuid();
+      expect(id).toMatch(V4);
+      expect(id.replace(/-/g, '')).toHaveLength(32);
+    }
+    vi.stubGlobal('crypto', { getRandomValues: (bytes: Uint8Array) => bytes.fill(0xff) });
+    expect(randomUuid()).toBe('ffffffff-ffff-4fff-bfff-ffffffffffff');
+    vi.stubGlobal('crypto', { getRandomValues: (bytes: Uint8Array) => bytes.fill(0) });
+    expect(randomUuid()).toBe('00000000-0000-4000-8000-000000000000');
+    vi.stubGlobal('crypto', { getRandomValues: (bytes: Uint8Array) => bytes.map((_, i) => i) });
+    expect(randomUuid()).toBe('00010203-0405-4607-8809-0a0b0c0d0e0f');
   });
 });

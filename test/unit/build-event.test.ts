@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { buildEvent, type RawEvent } from '../../src/event/build-event';
+import { assignIds, buildEvent, type RawEvent } from '../../src/event/build-event';
 import { OdpError } from '../../src/event/odp-error';
 import { SDK_NAME, SDK_VERSION } from '../../src/meta';
 import type { OdpWireEvent } from '../../src/types';
 
-const ctx = { maxEventBytes: 32_768 };
+const ctx = { maxEventBytes: 32_768, vuid: null };
 
 function build(raw: Partial<RawEvent>, maxEventBytes = ctx.maxEventBytes): OdpWireEvent | OdpError {
-  return buildEvent({ type: undefined, action: 'purchased', identifiers: { fs_user_id: 'u1' }, data: undefined, ...raw }, { maxEventBytes });
+  return buildEvent({ type: undefined, action: 'purchased', identifiers: { fs_user_id: 'u1' }, data: undefined, ...raw }, { maxEventBytes, vuid: null });
 }
 
 function ok(raw: Partial<RawEvent>, maxEventBytes?: number): OdpWireEvent {
@@ -239,5 +239,30 @@ describe('buildEvent: maxEventBytes', () => {
     const idKeys: Record<string, string> = {};
     for (let i = 0; i < 300; i++) idKeys[`identifier-key-${i}`] = 'v';
     expect(refused({ identifiers: idKeys }, 5_000).code).toBe('eventTooLarge');
+  });
+});
+
+describe('buildEvent: vuid and assignIds', () => {
+  it('the context vuid is added as identifiers.vuid unless the event names one, and counts towards the size', () => {
+    const raw = { type: undefined, action: 'a', identifiers: { fs_user_id: 'u' }, data: undefined };
+    expect((buildEvent(raw, { maxEventBytes: 32_768, vuid: 'vuid_1' }) as OdpWireEvent).identifiers).toEqual({ fs_user_id: 'u', vuid: 'vuid_1' });
+    const own = { ...raw, identifiers: { fs_user_id: 'u', vuid: 'mine' } };
+    expect((buildEvent(own, { maxEventBytes: 32_768, vuid: 'vuid_1' }) as OdpWireEvent).identifiers).toEqual({ fs_user_id: 'u', vuid: 'mine' });
+    const plain = buildEvent(raw, { maxEventBytes: 32_768, vuid: null }) as OdpWireEvent;
+    const exact = Buffer.byteLength(JSON.stringify(plain)) + 36;
+    expect(buildEvent(raw, { maxEventBytes: exact, vuid: null })).not.toBeInstanceOf(OdpError);
+    expect(buildEvent(raw, { maxEventBytes: exact, vuid: 'v' })).toBeInstanceOf(OdpError); // `,"vuid":"v"` makes it larger
+  });
+
+  it('assignIds gives an id to each event without one, once; given ids stay', () => {
+    let n = 0;
+    const newId = () => `n${n++}`;
+    const a = ok({});
+    const b = ok({ data: { idempotence_id: 'given' } });
+    assignIds([a, b], newId);
+    expect([a.data.idempotence_id, b.data.idempotence_id]).toEqual(['n0', 'given']);
+    assignIds([a, b], newId);
+    expect(a.data.idempotence_id).toBe('n0');
+    expect(n).toBe(1);
   });
 });

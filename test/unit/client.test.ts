@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { OdpError } from '../../src/event/odp-error';
 import type { SegmentsFactory, SegmentsService } from '../../src/segments/segments-manager';
 import type { OdpClientEvents, OdpWireEvent } from '../../src/types';
-import { datafile, fakePage, FakeStorage, makeClient, makeJournal, memoryKeyValue, PUBLIC_KEY, settle, START, wireEvent } from './harness';
+import { datafile, makeClient, memoryKeyValue, PUBLIC_KEY, settle, START, wireEvent } from './harness';
 
 const event = (n = 0) => ({ action: 'a', identifiers: { fs_user_id: `u${n}` } });
 
@@ -243,28 +243,49 @@ describe('client: datafile', () => {
     expect(log.text()).not.toContain(PUBLIC_KEY);
   });
 
-  it('onReady with timeoutMs rejects when no datafile comes in time, and clears its timer when one does', async () => {
+  it('onReady with timeoutMs rejects when no datafile comes in time, and cancels its timer when one does', async () => {
     const late = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'], now: START });
     const rejected = late.client.onReady({ timeoutMs: 50 }).catch((error: Error) => error.message);
-    vi.advanceTimersByTime(50);
+    await late.clock.advance(49);
+    const state = { done: false };
+    void rejected.then(() => (state.done = true));
+    await settle();
+    expect(state.done).toBe(false);
+    await late.clock.advance(1);
     expect(await rejected).toBe('odp-sdk: no valid datafile within 50 ms');
 
     const zero = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'], now: START });
     const atOnce = zero.client.onReady({ timeoutMs: 0 }).catch((error: Error) => error.message);
-    vi.advanceTimersByTime(0);
+    await zero.clock.advance(0);
     expect(await atOnce).toBe('odp-sdk: no valid datafile within 0 ms');
 
-    const { client, transport } = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'], now: START });
+    const { client, transport, clock } = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
+    const before = clock.pending;
     const waiting = client.onReady({ timeoutMs: 10_000 });
     const forever = client.onReady({ timeoutMs: -1 });
-    expect(vi.getTimerCount()).toBe(1);
+    const noTimer = client.onReady({ timeoutMs: '5' as never });
+    expect(clock.pending).toBe(before + 1);
+    const withTimer = clock.pending;
     transport.calls[0]!.answer({ status: 200, body: JSON.stringify(datafile()) });
     await waiting;
     await forever;
-    expect(vi.getTimerCount()).toBe(0);
+    await noTimer;
+    expect(clock.delays.filter((d) => d === 10_000)).toHaveLength(1);
+    expect(clock.pending).toBe(withTimer); // the timeout went, the next poll came
+  });
+
+  it('onReady rejects when the client is closed first, and at once after close or when it can never be ready', async () => {
+    const { client } = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
+    const waiting = client.onReady().catch((error: Error) => error.message);
+    void client.close({ timeoutMs: 0 });
+    expect(await waiting).toBe('odp-sdk: the client was closed before it was ready');
+    await expect(client.onReady()).rejects.toThrow('odp-sdk: the client was closed before it was ready');
+
+    const never = makeClient({ datafile: '{not json' } as never);
+    await expect(never.client.onReady()).rejects.toThrow('odp-sdk: no valid datafile was given and there is no sdkKey to fetch one');
+    const ready = makeClient();
+    void ready.client.close({ timeoutMs: 0 });
+    await expect(ready.client.onReady()).resolves.toBeUndefined();
   });
 
   it('a new datafile with other ODP settings sends what was queued under the old ones first', async () => {
@@ -394,13 +415,6 @@ describe('client: vuid', () => {
       expect(log.text()).not.toMatch(/client_initialized not sent/);
     }
   });
-
-  it('client_initialized refused (the queue is full of restored events): a warning', async () => {
-    const { journal } = makeJournal();
-    journal.save({ [PUBLIC_KEY]: [wireEvent(1)] }, 100_000, true);
-    const { log } = makeClient({ datafile: datafile(), vuid: true, odp: { queueSize: 1 } }, { page: fakePage(journal), storage: memoryKeyValue() });
-    expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] client_initialized not sent: the queue is full (odp.queueSize 1); event discarded' });
-  });
 });
 
 describe('client: user contexts', () => {
@@ -504,136 +518,3 @@ describe('client: user contexts', () => {
   });
 });
 
-describe('client: browser page and journal', () => {
-  it('events of an earlier page go first, with their ids; the journal follows what is undelivered', async () => {
-    const { journal, local } = makeJournal();
-    journal.save({ [PUBLIC_KEY]: [wireEvent(1), wireEvent(2)] }, 100_000, true);
-    const page = fakePage(journal);
-    const { client, transport, clock, log } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000 } }, { page });
-    expect(log.lines).toContainEqual({ level: 'info', message: '[odp-sdk] sending 2 events an earlier page left undelivered' });
-    expect(log.text()).not.toMatch(/discarded/);
-    transport.fallback = 'hang';
-    await settle();
-    expect(transport.bodies()[0]!.map((e) => e.data.idempotence_id)).toEqual(['id-1', 'id-2']);
-    client.sendOdpEvent(event(3));
-    await clock.advance(0); // the journal is written once the task is done
-    const stored = local.keys().map((key) => JSON.parse(local.getItem(key)!) as { o: number; e: OdpWireEvent[] });
-    expect(stored).toHaveLength(1);
-    expect(stored[0]!.o).toBe(0);
-    expect(stored[0]!.e.map((e) => e.identifiers.fs_user_id)).toEqual(['u3']); // the keep-alive request in flight is the browser's now
-    expect(client.stats().storageErrors).toBe(0);
-  });
-
-  it('restored events beyond queueSize are dropped with a warning; full batches are cut as they fill', async () => {
-    const { journal } = makeJournal();
-    journal.save({ [PUBLIC_KEY]: [1, 2, 3, 4, 5].map((n) => wireEvent(n)) }, 100_000, true);
-    const { client, transport, log } = makeClient({ datafile: datafile(), odp: { queueSize: 3, batchSize: 2 } }, { page: fakePage(journal, 0) });
-    expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] 2 stored events were discarded: the queue is full (odp.queueSize)' });
-    await settle();
-    expect(transport.bodies().map((b) => b.length)).toEqual([2, 1]);
-    expect(client.stats().accepted).toBe(3);
-  });
-
-  it('nothing restored: no log line; disabled: nothing claimed', () => {
-    const { journal } = makeJournal();
-    const { log } = makeClient(undefined, { page: fakePage(journal) });
-    expect(log.text()).not.toMatch(/earlier page/);
-    const keep = makeJournal();
-    keep.journal.save({ [PUBLIC_KEY]: [wireEvent(1)] }, 100_000, true);
-    makeClient({ datafile: datafile(), odp: { disabled: true } }, { page: fakePage(keep.journal) });
-    expect(keep.local.keys()).toHaveLength(1);
-  });
-
-  it('page hidden: the queued batch goes as keep-alive; left for good: the journal may be claimed by the next page', async () => {
-    const { journal, local } = makeJournal();
-    const page = fakePage(journal, 100_000);
-    const { client, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000 } }, { page });
-    transport.fallback = 'hang';
-    client.sendOdpEvent(event(1));
-    page.handlers!.hide(false, false);
-    await settle();
-    expect(transport.calls.map((c) => c.request.keepalive)).toEqual([true]);
-    expect(local.keys()).toHaveLength(0); // nothing held back: the in-flight keep-alive request is the browser's
-  });
-
-  it('left for good with events that do not fit the keep-alive budget: journalled for the next page to claim', () => {
-    const { journal, local } = makeJournal();
-    const page = fakePage(journal, 10);
-    const { client } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000 } }, { page });
-    client.sendOdpEvent(event(2));
-    page.handlers!.hide(true, false);
-    const entry = JSON.parse(local.getItem(local.keys()[0]!)!) as { o: number; e: OdpWireEvent[] };
-    expect(entry.o).toBe(1);
-    expect(entry.e.map((e) => e.identifiers.fs_user_id)).toEqual(['u2']);
-  });
-
-  it('into the bfcache (persisted): the journal stays this page\'s; shown again: plain requests resume', async () => {
-    const { journal, local } = makeJournal();
-    const page = fakePage(journal, 10);
-    const { client, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000 } }, { page });
-    client.sendOdpEvent(event(1));
-    page.handlers!.hide(true, true);
-    await settle();
-    expect(transport.calls).toHaveLength(0);
-    expect((JSON.parse(local.getItem(local.keys()[0]!)!) as { o: number }).o).toBe(0);
-    page.handlers!.show();
-    expect((JSON.parse(local.getItem(local.keys()[0]!)!) as { o: number }).o).toBe(0); // still this page's
-    await settle();
-    expect(transport.calls).toHaveLength(1);
-  });
-
-  it('offline at start and online later; close() stops watching the page', async () => {
-    const page = fakePage(undefined);
-    page.isOnline = false;
-    const { client, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } }, { page });
-    client.sendOdpEvent(event());
-    await settle();
-    expect(transport.calls).toHaveLength(0);
-    page.handlers!.online(true);
-    await settle();
-    expect(transport.calls).toHaveLength(1);
-    page.handlers!.online(false);
-    await client.close({ timeoutMs: 0 });
-    expect(page.unwatched).toBe(1);
-  });
-
-  it('storage errors of the journal show in stats()', () => {
-    const local = new FakeStorage();
-    local.quotaBytes = 10;
-    const { journal } = makeJournal(local);
-    const page = fakePage(journal, 0);
-    const { client } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000 } }, { page });
-    client.sendOdpEvent(event());
-    page.handlers!.hide(true, false);
-    expect(client.stats().storageErrors).toBe(1);
-  });
-
-  it('changes within one task share one journal write', () => {
-    const { journal } = makeJournal();
-    const { client, clock } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000 } }, { page: fakePage(journal) });
-    client.sendOdpEvent(event(1));
-    client.sendOdpEvent(event(2));
-    expect(clock.delays).toEqual([60_000, 0]); // the batch timer, one journal write
-  });
-
-  it('without a journal, changes schedule nothing and hiding the page is fine', () => {
-    const page = fakePage(undefined);
-    const { client, clock } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } }, { page });
-    client.sendOdpEvent(event());
-    expect(clock.pending).toBe(0);
-    expect(() => page.handlers!.hide(true, false)).not.toThrow();
-    expect(() => page.handlers!.show()).not.toThrow();
-  });
-
-  it('a delivery updates the journal: a delivered event leaves it', async () => {
-    const { journal, local } = makeJournal();
-    const { client, transport, clock } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } }, { page: fakePage(journal, 0) });
-    transport.fallback = 'hang';
-    client.sendOdpEvent(event(1));
-    await clock.advance(0);
-    expect(local.keys()).toHaveLength(1);
-    transport.calls[0]!.answer({ status: 200 });
-    await clock.advance(0);
-    expect(local.keys()).toHaveLength(0);
-  });
-});

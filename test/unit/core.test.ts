@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Emitter } from '../../src/core/emitter';
 import { SafeLogger } from '../../src/core/logger';
 import { StatsTracker } from '../../src/core/stats-tracker';
-import { isRecord, utf8Length } from '../../src/core/values';
+import { isRecord, MAX_TIMER_MS, timerDelay, utf8Length } from '../../src/core/values';
 import { odpError, OdpError } from '../../src/event/odp-error';
 import { captureLogger } from './harness';
 
@@ -69,17 +69,33 @@ describe('StatsTracker', () => {
   it('drops by reason, from the queue or from flight; dropped is their sum', () => {
     const stats = new StatsTracker();
     for (let i = 0; i < 10; i++) stats.accept();
-    stats.drop(1, 'closed', false);
+    stats.drop(1, 'closed', 'queued');
     expect(stats.snapshot()).toMatchObject({ queued: 9, inFlight: 0 });
     stats.send(9, false);
-    stats.drop(2, 'retriesExhausted', true);
-    stats.drop(3, 'rejectedByServer', true);
-    stats.drop(4, 'tooLarge', true);
+    stats.drop(2, 'retriesExhausted', 'inFlight');
+    stats.drop(3, 'rejectedByServer', 'inFlight');
+    stats.drop(4, 'tooLarge', 'inFlight');
     const snapshot = stats.snapshot();
-    expect(snapshot.droppedByReason).toEqual({ retriesExhausted: 2, rejectedByServer: 3, tooLarge: 4, closed: 1 });
+    expect(snapshot.droppedByReason).toEqual({ retriesExhausted: 2, rejectedByServer: 3, tooLarge: 4, closed: 1, optedOut: 0 });
     expect(snapshot.dropped).toBe(10);
     expect(snapshot.inFlight).toBe(0);
     expect(snapshot.queued).toBe(0);
+  });
+
+  it('unconfirmed events: held, not pending; sent again (reconsider) or dropped from there', () => {
+    const stats = new StatsTracker();
+    for (let i = 0; i < 5; i++) stats.accept();
+    stats.send(5, false);
+    stats.unconfirm(3);
+    expect(stats.snapshot()).toMatchObject({ inFlight: 2, unconfirmed: 3, pending: 2, queued: 0 });
+    expect(stats.held).toBe(5);
+    stats.reconsider(2);
+    expect(stats.snapshot()).toMatchObject({ unconfirmed: 1, queued: 2, pending: 4 });
+    stats.drop(1, 'optedOut', 'unconfirmed');
+    expect(stats.snapshot()).toMatchObject({ unconfirmed: 0, queued: 2, inFlight: 2, dropped: 1 });
+    expect(stats.droppedBy.optedOut).toBe(1);
+    stats.drop(2, 'optedOut', 'waiting');
+    expect(stats.snapshot()).toMatchObject({ queued: 0, inFlight: 2 });
   });
 
   it('counts refused calls by code, and snapshots are copies', () => {
@@ -207,5 +223,18 @@ describe('odpError', () => {
     expect(error.stack ?? '').not.toMatch(/\n\s+at /);
     expect(Error.stackTraceLimit).toBe(before);
     expect(new Error('x').stack).toMatch(/\n\s+at /);
+  });
+});
+
+describe('timerDelay', () => {
+  it('clamps to what timers hold: 0 to 2^31 - 1 ms; NaN and negatives are 0', () => {
+    expect(MAX_TIMER_MS).toBe(2_147_483_647);
+    expect(timerDelay(MAX_TIMER_MS)).toBe(MAX_TIMER_MS);
+    expect(timerDelay(MAX_TIMER_MS + 1)).toBe(MAX_TIMER_MS);
+    expect(timerDelay(Infinity)).toBe(MAX_TIMER_MS);
+    expect(timerDelay(1)).toBe(1);
+    expect(timerDelay(0)).toBe(0);
+    expect(timerDelay(-5)).toBe(0);
+    expect(timerDelay(Number.NaN)).toBe(0);
   });
 });

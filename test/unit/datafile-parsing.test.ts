@@ -25,7 +25,7 @@ describe('parseDatafile', () => {
         throw new Error('no');
       },
     };
-    expect((parseDatafile(hostile, false) as Error).message).toBe('the datafile could not be read (a property threw when read)');
+    expect((parseDatafile(hostile, false) as Error).message).toBe('the datafile could not be read (a property threw)');
   });
 
   it('valid without a usable ODP integration: odp null and the problem', () => {
@@ -51,7 +51,7 @@ describe('parseDatafile', () => {
     for (const remote of ['http://example.com', 'http://127.0.0.1.evil.com', 'http://localhost.evil.com', 'http://evil-localhost', 'http://10.0.0.1']) {
       expect(host(remote).odp, remote).toBeNull();
       expect(host(remote).odpProblem).toBe(
-        `the datafile's ODP host ${JSON.stringify(remote)} must use https: (plain http is allowed for loopback hosts or with odp.allowInsecureHost)`,
+        `the datafile's ODP host ${JSON.stringify(remote)} must use https: (http only on loopback or with odp.allowInsecureHost)`,
       );
       expect(host(remote, true).odp, remote).not.toBeNull();
     }

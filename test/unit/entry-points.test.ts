@@ -73,7 +73,7 @@ describe('nodePlatform', () => {
     expect(typeof transport.request).toBe('function');
     transport.close();
     expect(nodePlatform.storage).toBeUndefined();
-    expect(nodePlatform.page).toBeUndefined();
+    expect(nodePlatform.keepaliveBytes).toBe(0);
   });
 });
 

@@ -194,6 +194,16 @@ export class FakeStorage implements Storage {
   quotaBytes = Infinity;
   broken = false;
 
+  constructor() {
+    // Like the DOM's: Object.keys(storage) lists the stored keys (createLocalStorage reads them so).
+    // eslint-disable-next-line no-constructor-return
+    return new Proxy(this, {
+      ownKeys: (target) => (target.check(), [...target.map.keys()]),
+      getOwnPropertyDescriptor: (target, key) =>
+        typeof key === 'string' && target.map.has(key) ? { value: target.map.get(key), enumerable: true, configurable: true, writable: true } : undefined,
+    });
+  }
+
   get length(): number {
     this.check();
     return this.map.size;

@@ -17,6 +17,7 @@ const DEFAULT_ODP = {
   segmentsCacheTimeoutMs: 600_000,
   disabled: false,
   allowInsecureHost: false,
+  compression: 'none',
 };
 
 describe('resolveOptions', () => {
@@ -30,6 +31,8 @@ describe('resolveOptions', () => {
       datafileUpdateIntervalMs: 300_000,
       closeTimeoutMs: 5_000,
       vuid: false,
+      optOut: false,
+      honorGlobalPrivacyControl: false,
       logger: console,
       logLevel: 'warn',
       odp: DEFAULT_ODP,
@@ -62,7 +65,9 @@ describe('resolveOptions', () => {
       segmentsCacheTimeoutMs: 0,
       disabled: true,
       allowInsecureHost: true,
+      compression: 'gzip' as const,
     };
+    const beforeSend = <T>(event: T): T => event;
     const { options, problems } = resolveOptions({
       datafile: '{}',
       sdkKey: 'key',
@@ -70,6 +75,9 @@ describe('resolveOptions', () => {
       datafileUpdateIntervalMs: 0,
       closeTimeoutMs: 0,
       vuid: true,
+      beforeSend,
+      optOut: true,
+      honorGlobalPrivacyControl: true,
       logger,
       logLevel: 'silent',
       odp,
@@ -82,6 +90,9 @@ describe('resolveOptions', () => {
       datafileUpdateIntervalMs: 0,
       closeTimeoutMs: 0,
       vuid: true,
+      beforeSend,
+      optOut: true,
+      honorGlobalPrivacyControl: true,
       logger,
       logLevel: 'silent',
       odp,
@@ -160,5 +171,33 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ sdkKey: 5 as never }).problems).toEqual(['sdkKey must be a non-empty string']);
     expect(resolveOptions({ logger: null as never }).problems).toEqual(['logger must have debug, info, warn and error methods']);
     expect(resolveOptions({ logger: { debug() {}, info() {}, warn() {}, error: 'x' } as never }).options.logger).toBe(console);
+  });
+
+  it('beforeSend, waitUntil, optOut, honorGlobalPrivacyControl and compression: bad values are refused with a problem', () => {
+    const { options, problems } = resolveOptions({
+      beforeSend: 'x' as never,
+      waitUntil: 5 as never,
+      optOut: 'yes' as never,
+      honorGlobalPrivacyControl: 1 as never,
+      odp: { compression: 'brotli' as never },
+    });
+    expect(problems).toEqual([
+      'beforeSend must be a function; events are sent unchanged',
+      'waitUntil must be a function',
+      "odp.compression must be 'gzip' or 'none'; using 'none'",
+      'optOut must be a boolean; using false',
+      'honorGlobalPrivacyControl must be a boolean; using false',
+    ]);
+    expect(options).toMatchObject({ beforeSend: undefined, waitUntil: undefined, optOut: false, honorGlobalPrivacyControl: false });
+    expect(options.odp.compression).toBe('none');
+    expect(resolveOptions({ odp: { compression: 'none' } }).problems).toEqual([]);
+  });
+
+  it('with waitUntil, batches are cut at the end of the task: flushIntervalMs becomes 0', () => {
+    const waitUntil = () => {};
+    const { options, problems } = resolveOptions({ waitUntil, odp: { flushIntervalMs: 5_000 } });
+    expect(problems).toEqual([]);
+    expect(options.waitUntil).toBe(waitUntil);
+    expect(options.odp.flushIntervalMs).toBe(0);
   });
 });
