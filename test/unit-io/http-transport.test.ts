@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHttpTransport } from '../../src/platform/node/http-transport';
@@ -10,12 +11,17 @@ let handler: Handler;
 let server: http.Server;
 let base: string;
 let transport: Transport;
+/** The bytes of the last request body, as received. */
+let raw: Buffer = Buffer.alloc(0);
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => handler(req, Buffer.concat(chunks).toString('utf8'), res));
+    req.on('end', () => {
+      raw = Buffer.concat(chunks);
+      handler(req, raw.toString('utf8'), res);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -55,6 +61,27 @@ describe('node:http transport', () => {
     expect(response.header('retry-after')).toBe('3');
     expect(response.header('set-cookie')).toBe('a=1, b=2');
     expect(response.header('absent')).toBeUndefined();
+  });
+
+  it("compression 'gzip': the body is gzipped, with content-encoding and the compressed length; 'none' and no body go plain", async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const bodies: Buffer[] = [];
+    handler = (req, _body, res) => {
+      seen.push(req.headers);
+      bodies.push(raw);
+      res.end();
+    };
+    const body = JSON.stringify(Array.from({ length: 50 }, (_, i) => ({ action: 'a', i, text: 'é'.repeat(20) })));
+    await transport.request({ method: 'POST', url: `${base}/v3/events`, headers: {}, body, timeoutMs: 5_000, compression: 'gzip' });
+    expect(seen[0]).toMatchObject({ 'content-encoding': 'gzip', 'content-length': String(bodies[0]!.length) });
+    expect(bodies[0]!.length).toBeLessThan(Buffer.byteLength(body));
+    expect(gunzipSync(bodies[0]!).toString('utf8')).toBe(body);
+    await transport.request({ method: 'POST', url: `${base}/v3/events`, headers: {}, body, timeoutMs: 5_000, compression: 'none' });
+    expect(seen[1]!['content-encoding']).toBeUndefined();
+    expect(bodies[1]!.toString('utf8')).toBe(body);
+    await transport.request({ method: 'GET', url: `${base}/x`, headers: {}, timeoutMs: 5_000, compression: 'gzip' });
+    expect(seen[2]!['content-encoding']).toBeUndefined();
+    expect(seen[2]!['content-length']).toBeUndefined();
   });
 
   it('a GET without a body has no content-length; a one-chunk answer; the parsed URL is reused and re-parsed when it changes', async () => {

@@ -112,4 +112,35 @@ describe('fetch transport', () => {
     calls[0]!.answer({ status: 200, headers: new Headers(), text: () => Promise.reject(new Error('reset')) } as unknown as Response);
     expect(await pending).toMatchObject({ kind: 'network', message: 'reset' });
   });
+
+  it("compression 'gzip': a plain request's body is gzipped (CompressionStream) with content-encoding; keep-alive, 'none' and no body go as they are", async () => {
+    const { gunzipSync } = await import('node:zlib');
+    const inits: RequestInit[] = [];
+    const fetchFn = (async (_url: string, init: RequestInit) => (inits.push(init), new Response(null, { status: 204 }))) as unknown as typeof fetch;
+    const transport = createFetchTransport(fetchFn);
+    const body = JSON.stringify([{ action: 'é'.repeat(100) }]);
+    await transport.request({ ...post, body, keepalive: false, compression: 'gzip' });
+    expect(inits[0]!.headers).toEqual({ 'x-api-key': 'k', 'content-encoding': 'gzip' });
+    expect(gunzipSync(Buffer.from(inits[0]!.body as ArrayBuffer)).toString('utf8')).toBe(body);
+    await transport.request({ ...post, body, keepalive: true, compression: 'gzip' });
+    expect(inits[1]).toMatchObject({ headers: { 'x-api-key': 'k' }, body });
+    await transport.request({ ...post, body, keepalive: false, compression: 'none' });
+    expect(inits[2]).toMatchObject({ headers: { 'x-api-key': 'k' }, body });
+    await transport.request({ ...post, method: 'GET', body: undefined, keepalive: false, compression: 'gzip' });
+    expect(inits[3]!.headers).toEqual({ 'x-api-key': 'k' });
+    expect(inits[3]!.body).toBeUndefined();
+    vi.stubGlobal('CompressionStream', undefined);
+    await transport.request({ ...post, body, keepalive: false, compression: 'gzip' });
+    expect(inits[4]).toMatchObject({ headers: { 'x-api-key': 'k' }, body });
+  });
+
+  it('the timer is clamped like every timer: a huge timeoutMs does not fire at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { calls, fetchFn } = fakeFetch();
+    const pending = createFetchTransport(fetchFn).request({ ...post, timeoutMs: 2 ** 40 });
+    vi.advanceTimersByTime(1);
+    expect(calls[0]!.init.signal!.aborted).toBe(false);
+    calls[0]!.answer(new Response('ok'));
+    expect((await pending).status).toBe(200);
+  });
 });
