@@ -569,6 +569,17 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
     }
   });
 
+  it('sendNow(): a batch that does not fit stops it: nothing queued later jumps ahead', async () => {
+    const h = makeDispatcher({ keepaliveBytes: size + 10 });
+    h.transport.fallback = 'hang';
+    h.lane.pause();
+    h.send([wireEvent(1, { action: 'x'.repeat(200) })]);
+    h.send(same(1_000, 1));
+    h.dispatcher.sendNow();
+    await settle();
+    expect(h.transport.calls).toHaveLength(0);
+  });
+
   it('sendNow(): without a budget, or inside a backoff or Retry-After, nothing is sent', async () => {
     const none = makeDispatcher({ keepaliveBytes: 0 });
     none.lane.pause();
@@ -680,7 +691,7 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
     h.dispatcher.handOff();
     h.transport.calls[0]!.answer({ error: 'network' });
     await settle();
-    h.lane.pause();
+    h.dispatcher.hold('x', true);
     h.send(4); // queued
     await settle();
     expect(h.stats.snapshot()).toMatchObject({ unconfirmed: 1, queued: 6, inFlight: 3 });
@@ -698,7 +709,7 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
     h.transport.calls[1]!.answer({ status: 200 }); // the in-flight answer is ignored
     await settle();
     expect(h.stats.snapshot()).toMatchObject({ inFlight: 0, dropped: 10, requests: 3 });
-    h.lane.start();
+    h.dispatcher.hold('x', false); // the lane starts: discard() ended the wait of the batch that was waiting
     h.send(1);
     await settle();
     expect(h.stats.delivered).toBe(1);
