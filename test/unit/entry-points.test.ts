@@ -80,7 +80,8 @@ describe('nodePlatform', () => {
 describe('entry points', () => {
   it('Node: createInstance makes a ready client on the Node platform, with segments', async () => {
     vi.resetModules(); // other tests reset the module registry: compare classes from one import
-    const { createInstance, OdpClient: Exported, OdpError, OdpUserContext } = await import('../../src/index');
+    const { createInstance, OdpClient: Exported, OdpError, OdpUserContext, SDK_BUILD } = await import('../../src/index');
+    expect(SDK_BUILD).toBe('node');
     const client = createInstance({ datafile: datafile(), logger: captureLogger() });
     expect(client).toBeInstanceOf(Exported);
     expect(Exported.name).toBe('OdpClient');
@@ -94,7 +95,8 @@ describe('entry points', () => {
   });
 
   it('browser ESM: createInstance on the browser platform, with segments', async () => {
-    const { createInstance } = await import('../../src/index.browser');
+    const { createInstance, SDK_BUILD } = await import('../../src/index.browser');
+    expect(SDK_BUILD).toBe('browser');
     const logger = captureLogger();
     const client = createInstance({ datafile: datafile(), logger });
     expect(client.isReady()).toBe(true);
