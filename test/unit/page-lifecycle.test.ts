@@ -145,7 +145,7 @@ describe('page lifecycle (attachPage)', () => {
   });
 
   it('left for good (pagehide): hand-off; a keep-alive request that then fails stays journaled as unconfirmed; the note says left', async () => {
-    const { client, transport, local, page } = pageClient();
+    const { client, transport, local, page, clock } = pageClient();
     transport.fallback = 'hang';
     client.sendOdpEvent(event(1));
     page.hidden(); // sent as keep-alive while the page may still come back
@@ -157,8 +157,9 @@ describe('page lifecycle (attachPage)', () => {
     expect(client.stats()).toMatchObject({ unconfirmed: 1, inFlight: 0, queued: 0, delivered: 0 });
     expect(entries(local)).toHaveLength(1);
     client.sendOdpEvent(event(2)); // a late event: held, plain requests wait
-    await settle();
+    await clock.advance(60_000); // the flush timer cuts its batch: it stays queued
     expect(transport.calls).toHaveLength(1);
+    expect(client.stats().queued).toBe(1);
     page.hidden(); // Chromium's visibilitychange after pagehide: sent as keep-alive, even though left
     await settle();
     expect(transport.calls).toHaveLength(2);
