@@ -13,7 +13,8 @@ import { createInterface } from 'node:readline';
 import { SUMMARY_MARK } from './test-summary-reporter.mjs';
 
 // soak is long (npm run test:soak); unit is the vitest tier (npm run test:unit).
-const SKIP_DIRS = new Set(['soak', 'unit']);
+// unit and unit-io are vitest files (npm run test:unit, and npm test via vitest run), not node:test files.
+const SKIP_DIRS = new Set(['soak', 'unit', 'unit-io']);
 const MINUTE = 60_000;
 const soakMinutes = Number(process.env.SOAK_MINUTES ?? 10);
 /** Per-file kill, by path prefix (first match); above each file's own describe() timeout. TEST_FILE_LIMIT_MS overrides. */

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { datafile, makeDatafileManager, settle } from './harness';
+
+const good = JSON.stringify(datafile());
+
+describe('DatafileManager', () => {
+  it('a given datafile is taken synchronously; without an sdkKey nothing is fetched', () => {
+    const { manager, taken, transport, log } = makeDatafileManager({ datafile: datafile() });
+    manager.start();
+    expect(taken).toHaveLength(1);
+    expect(taken[0]!.odp).toEqual({ host: 'https://odp.test', publicKey: expect.any(String) });
+    expect(transport.calls).toHaveLength(0);
+    expect(log.lines).toEqual([]);
+  });
+
+  it('neither datafile nor sdkKey: an error, never ready', () => {
+    const { manager, taken, log } = makeDatafileManager();
+    manager.start();
+    expect(taken).toEqual([]);
+    expect(log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] createInstance needs a datafile or an sdkKey; the client will never be ready' });
+  });
+
+  it('a bad given datafile is logged and not taken; a datafile without ODP is taken with a warning', () => {
+    const bad = makeDatafileManager({ datafile: '{' });
+    bad.manager.start();
+    expect(bad.taken).toEqual([]);
+    expect(bad.log.text()).toMatch(/^error: \[odp-sdk\] the given datafile was not taken: the datafile is not valid JSON/m);
+    const noOdp = makeDatafileManager({ datafile: {} });
+    noOdp.manager.start();
+    expect(noOdp.taken).toHaveLength(1);
+    expect(noOdp.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP is not integrated: the datafile has no ODP integration' });
+  });
+
+  it('fetches the sdkKey URL (encoded), then polls with conditional headers', async () => {
+    const { manager, taken, transport, clock } = makeDatafileManager({ sdkKey: 'a/b', updateIntervalMs: 1_000, requestTimeoutMs: 321 });
+    transport.answer({ status: 200, body: good, headers: { etag: 'E1', 'last-modified': 'M1' } }, { status: 304 }, { status: 200, body: good });
+    manager.start();
+    await settle();
+    expect(transport.calls[0]!.request).toStrictEqual({ method: 'GET', url: 'https://cdn.test/a%2Fb.json', headers: {}, timeoutMs: 321 });
+    expect(taken).toHaveLength(1);
+    expect(clock.delays).toEqual([1_000]);
+    await clock.advance(1_000);
+    expect(transport.calls[1]!.request.headers).toEqual({ 'if-none-match': 'E1', 'if-modified-since': 'M1' });
+    expect(taken).toHaveLength(1); // 304: nothing new
+    await clock.advance(1_000);
+    expect(taken).toHaveLength(2);
+    expect(transport.calls).toHaveLength(3);
+  });
+
+  it('a given datafile serves at once and the sdkKey keeps it up to date', async () => {
+    const { manager, taken, transport } = makeDatafileManager({ datafile: datafile(), sdkKey: 'k' });
+    transport.answer({ status: 200, body: good });
+    manager.start();
+    expect(taken).toHaveLength(1);
+    await settle();
+    expect(taken).toHaveLength(2);
+  });
+
+  it('updateIntervalMs 0: fetched once, no polling', async () => {
+    const { manager, transport, clock } = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 0 });
+    transport.answer({ status: 200, body: good });
+    manager.start();
+    await settle();
+    expect(clock.pending).toBe(0);
+  });
+
+  it('before the first datafile: failures are retried with backoff from 1 s to 30 s, capped by the interval', async () => {
+    Math.random = () => 1;
+    const { manager, transport, clock, log, taken } = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 0 });
+    transport.fallback = { status: 500 };
+    manager.start();
+    await settle();
+    for (let i = 0; i < 6; i++) await clock.runNext();
+    expect(clock.delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+    expect(log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] fetching the datafile failed with status 500' });
+    transport.fallback = { status: 200, body: good };
+    await clock.runNext();
+    expect(taken).toHaveLength(1);
+
+    const capped = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 1_500 });
+    capped.transport.fallback = { error: 'network', message: 'down' };
+    capped.manager.start();
+    await settle();
+    await capped.clock.runNext();
+    expect(capped.clock.delays).toEqual([1_000, 1_500]);
+    expect(capped.log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] fetching the datafile failed: down' });
+  });
+
+  it('a fetched datafile that does not parse counts as a failure; the etag of a bad one is not kept', async () => {
+    Math.random = () => 1;
+    const { manager, transport, clock, log } = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 60_000 });
+    transport.answer({ status: 200, body: 'nope', headers: { etag: 'BAD' } }, { status: 200, body: good });
+    manager.start();
+    await settle();
+    expect(log.text()).toMatch(/the fetched datafile was not taken/);
+    expect(clock.delays).toEqual([1_000]);
+    await clock.runNext();
+    expect(transport.calls[1]!.request.headers).toStrictEqual({});
+    expect(clock.delays).toEqual([1_000, 60_000]);
+  });
+
+  it('after a good datafile, a failed poll waits the interval', async () => {
+    const { manager, transport, clock } = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 5_000 });
+    transport.answer({ status: 200, body: good }, { status: 503 });
+    manager.start();
+    await settle();
+    await clock.runNext();
+    expect(clock.delays).toEqual([5_000, 5_000]);
+  });
+
+  it('stop() cancels the poll, and an answer arriving after stop is ignored', async () => {
+    const { manager, transport, clock, taken } = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 1_000 });
+    transport.answer({ status: 200, body: good }, 'hang');
+    manager.start();
+    await settle();
+    await clock.advance(1_000);
+    manager.stop();
+    transport.calls[1]!.answer({ status: 200, body: good });
+    await settle();
+    expect(taken).toHaveLength(1);
+    expect(clock.pending).toBe(0);
+
+    const failing = makeDatafileManager({ sdkKey: 'k' });
+    failing.transport.answer('hang');
+    failing.manager.start();
+    failing.manager.stop();
+    failing.transport.calls[0]!.answer({ error: 'aborted' });
+    await settle();
+    expect(failing.log.lines).toEqual([]);
+    expect(failing.clock.pending).toBe(0);
+
+    const stopped = makeDatafileManager({ sdkKey: 'k' });
+    stopped.manager.stop();
+    stopped.manager.start();
+    await settle();
+    expect(stopped.transport.calls).toHaveLength(0);
+  });
+});

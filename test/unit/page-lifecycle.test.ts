@@ -1,0 +1,269 @@
+import { describe, expect, it } from 'vitest';
+import { attachPage, KEEPALIVE_BYTES } from '../../src/platform/browser/page-lifecycle';
+import type { ClientHandle } from '../../src/platform/platform';
+import type { OdpClientConfig, OdpWireEvent } from '../../src/types';
+import { datafile, FakePage, FakeStorage, ids, keyValueOver, makeClient, PUBLIC_KEY, settle, START, wireEvent } from './harness';
+
+const event = (n: number) => ({ action: 'a', identifiers: { fs_user_id: `u${n}` } });
+
+/** A client on a fake page, with its journal over a fake localStorage. */
+function pageClient(config: OdpClientConfig = { datafile: datafile() }, { local = new FakeStorage(), page = new FakePage(), keepaliveBytes = 10_000 } = {}) {
+  const storage = keyValueOver(local);
+  const rig = makeClient({ odp: { flushIntervalMs: 60_000 }, ...config }, { storage, keepaliveBytes, attach: (schedule) => (client) => attachPage(client, storage, schedule) });
+  return { ...rig, page, local, storage };
+}
+
+/** What another client (page) left in localStorage under its id `owner`, with its note. */
+function leftBehind(local: FakeStorage, owner: string, events: OdpWireEvent[], note: { t?: number; o?: 0 | 1; r?: number } = {}, publicKey = PUBLIC_KEY): void {
+  local.setItem(`odp-sdk~${owner}`, JSON.stringify({ t: START, o: 1, r: 0, ...note }));
+  local.setItem(`odp-sdk:${publicKey}:${owner}:1`, JSON.stringify(events));
+}
+
+const entries = (local: FakeStorage) => local.keys().filter((key) => key.startsWith('odp-sdk:'));
+const noteOf = (local: FakeStorage) => {
+  const key = local.keys().find((k) => k.startsWith('odp-sdk~'));
+  return key ? (JSON.parse(local.getItem(key)!) as { t: number; o: number; r: number }) : undefined;
+};
+
+describe('page lifecycle (attachPage)', () => {
+  it('outside a page: nothing attached', () => {
+    const handle = {} as ClientHandle;
+    expect(attachPage(handle, undefined, () => () => {})).toBeUndefined();
+    expect(KEEPALIVE_BYTES).toBe(61_440);
+  });
+
+  it('what an earlier page left is taken over once ready: restored with its ids, sent first, its pause honoured', async () => {
+    const local = new FakeStorage();
+    leftBehind(local, 'gone', [wireEvent(1), wireEvent(2)], { r: START + 1_000 });
+    const { client, transport, clock, log } = pageClient({ datafile: datafile() }, { local });
+    expect(log.lines).toContainEqual({ level: 'info', message: '[odp-sdk] sending 2 events an earlier page left undelivered' });
+    expect(log.text()).not.toMatch(/discarded/);
+    expect(client.stats()).toMatchObject({ accepted: 2, queued: 2 });
+    await settle();
+    expect(transport.calls).toHaveLength(0); // its Retry-After still runs
+    await clock.advance(1_000);
+    expect(transport.bodies().map(ids)).toEqual([['id-1', 'id-2']]);
+    expect(client.stats().delivered).toBe(2);
+    expect(local.keys()).toEqual([]);
+  });
+
+  it('restored events beyond queueSize are discarded with a warning; nothing to restore: no log line', () => {
+    const local = new FakeStorage();
+    leftBehind(local, 'gone', [1, 2, 3].map((n) => wireEvent(n)));
+    const { client, log } = pageClient({ datafile: datafile(), odp: { queueSize: 2, flushIntervalMs: 60_000 } }, { local });
+    expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] 1 stored events were discarded: the queue is full (odp.queueSize)' });
+    expect(client.stats().accepted).toBe(2);
+    const empty = pageClient();
+    expect(empty.log.text()).not.toMatch(/earlier page/);
+  });
+
+  it('disabled, opted out, or not ready: nothing is claimed', () => {
+    for (const config of [{ datafile: datafile(), odp: { disabled: true } }, { datafile: datafile(), optOut: true }, { sdkKey: 'k' }] as OdpClientConfig[]) {
+      const local = new FakeStorage();
+      leftBehind(local, 'gone', [wireEvent(1)]);
+      const { client } = pageClient(config, { local });
+      expect(client.stats().accepted).toBe(0);
+      if (!config.optOut) expect(entries(local)).toHaveLength(1);
+    }
+  });
+
+  it('queued events are journaled once per task, with their ids; delivered ones leave the journal', async () => {
+    const { client, clock, local, transport } = pageClient();
+    transport.fallback = 'hang';
+    client.sendOdpEvent(event(1));
+    client.sendOdpEvent(event(2));
+    expect(entries(local)).toEqual([]);
+    await clock.advance(0);
+    expect(clock.delays.filter((d) => d === 0)).toHaveLength(1);
+    const [key] = entries(local);
+    expect(key).toMatch(/:q$/);
+    const stored = JSON.parse(local.getItem(key!)!) as OdpWireEvent[];
+    expect(stored.map((e) => e.identifiers.fs_user_id)).toEqual(['u1', 'u2']);
+    expect(stored.every((e) => /^[0-9a-f-]{36}$/.test(e.data.idempotence_id as string))).toBe(true);
+    expect(noteOf(local)).toMatchObject({ o: 0 });
+    client.sendOdpEvent(event(3));
+    await clock.advance(0);
+    void client.flush();
+    await clock.advance(0); // the partial batch's entry goes with the next write
+    const sent = transport.bodies()[0]!;
+    expect(ids(sent.slice(0, 2))).toEqual(stored.map((e) => e.data.idempotence_id)); // stored and sent alike
+    expect(entries(local)).toHaveLength(1); // the batch, while in flight; the partial batch is gone
+    transport.calls[0]!.answer({ status: 202 });
+    await settle();
+    expect(local.keys()).toEqual([]);
+    expect(client.stats().storageErrors).toBe(0);
+  });
+
+  it('hidden: the partial batch is cut and goes as keep-alive at once; the note says the page is not left', async () => {
+    const { client, transport, local, page } = pageClient();
+    transport.fallback = 'hang';
+    client.sendOdpEvent(event(1));
+    page.visible(); // nothing to do
+    expect(transport.calls).toHaveLength(0);
+    page.hidden();
+    expect(transport.calls).toHaveLength(1);
+    expect(transport.calls[0]!.request.keepalive).toBe(true);
+    expect(noteOf(local)).toMatchObject({ t: START, o: 0, r: 0 });
+  });
+
+  it('hidden while offline: the batch is cut but nothing is sent', async () => {
+    const page = new FakePage();
+    page.navigator.onLine = false;
+    const { client, transport, local } = pageClient(undefined, { page });
+    client.sendOdpEvent(event(1));
+    page.hidden();
+    await settle();
+    expect(transport.calls).toHaveLength(0);
+    expect(entries(local)).toHaveLength(1);
+    expect(entries(local)[0]).not.toMatch(/:q$/);
+    page.online(true);
+    await settle();
+    expect(transport.calls).toHaveLength(1);
+  });
+
+  it('offline and online: a hold, and back online the backoff is forgiven; navigator.onLine unknown counts as online', async () => {
+    const unknown = new FakePage();
+    delete unknown.navigator.onLine;
+    const a = pageClient(undefined, { page: unknown });
+    a.client.sendOdpEvent(event(1));
+    await a.client.flush();
+    expect(a.transport.calls).toHaveLength(1);
+
+    const { client, transport, clock, page } = pageClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000, initialBackoffMs: 1_000, maxBackoffMs: 1_000 } });
+    transport.answer({ error: 'network' });
+    client.sendOdpEvent(event(1));
+    void client.flush();
+    await settle();
+    expect(transport.calls).toHaveLength(1);
+    page.online(false);
+    await clock.advance(1_000); // the retry is due, yet offline
+    expect(transport.calls).toHaveLength(1);
+    page.online(true);
+    await settle();
+    expect(transport.calls).toHaveLength(2);
+    expect(client.stats().delivered).toBe(1);
+  });
+
+  it('left for good (pagehide): hand-off; a keep-alive request that then fails stays journaled as unconfirmed; the note says left', async () => {
+    const { client, transport, local, page, clock } = pageClient();
+    transport.fallback = 'hang';
+    client.sendOdpEvent(event(1));
+    page.hidden(); // sent as keep-alive while the page may still come back
+    page.pagehide(false);
+    expect(transport.calls).toHaveLength(1);
+    expect(noteOf(local)).toMatchObject({ o: 1 });
+    transport.calls[0]!.answer({ error: 'network', message: 'gone' });
+    await settle();
+    expect(client.stats()).toMatchObject({ unconfirmed: 1, inFlight: 0, queued: 0, delivered: 0 });
+    expect(entries(local)).toHaveLength(1);
+    client.sendOdpEvent(event(2)); // a late event: held, plain requests wait
+    await clock.advance(60_000); // the flush timer cuts its batch: it stays queued
+    expect(transport.calls).toHaveLength(1);
+    expect(client.stats().queued).toBe(1);
+    page.hidden(); // Chromium's visibilitychange after pagehide: sent as keep-alive, even though left
+    await settle();
+    expect(transport.calls).toHaveLength(2);
+    expect(transport.calls[1]!.request.keepalive).toBe(true);
+
+  });
+
+  it('into the back/forward cache and back: unconfirmed events go again with their ids, plain requests resume, the note says not left', async () => {
+    const { client, transport, local, page } = pageClient();
+    transport.answer('hang');
+    client.sendOdpEvent(event(1));
+    page.hidden();
+    page.pagehide(true);
+    expect(noteOf(local)).toMatchObject({ o: 0 });
+    transport.calls[0]!.answer({ error: 'network' });
+    await settle();
+    expect(client.stats().unconfirmed).toBe(1);
+    client.sendOdpEvent(event(2));
+    await settle();
+    expect(transport.calls).toHaveLength(1); // held while in the cache
+    page.pageshow(false); // a fresh load: not this page's business
+    await settle();
+    expect(transport.calls).toHaveLength(1);
+    page.pageshow(true);
+    await client.flush();
+    expect(transport.bodies().map((b) => b.length)).toEqual([1, 1, 1]);
+    expect(ids(transport.bodies()[1]!)).toEqual(ids(transport.bodies()[0]!));
+    expect(client.stats()).toMatchObject({ delivered: 2, unconfirmed: 0 });
+    expect(local.keys()).toEqual([]);
+  });
+
+  it("another tab left for good (a storage note): what it left for this key is taken over now; other notes are ignored", async () => {
+    const { client, transport, local, page } = pageClient();
+    leftBehind(local, 'tab2', [wireEvent(5)], { o: 0 });
+    page.storage('odp-sdk~tab2', JSON.stringify({ t: START, o: 0, r: 0 }));
+    page.storage('unrelated', '1');
+    expect(client.stats().accepted).toBe(0);
+    page.storage('odp-sdk~tab2', JSON.stringify({ t: START, o: 1, r: 0 }));
+    local.setItem('odp-sdk~tab2', JSON.stringify({ t: START, o: 1, r: 0 }));
+    page.storage('odp-sdk~tab2', JSON.stringify({ t: START, o: 1, r: 0 }));
+    expect(client.stats().accepted).toBe(1);
+    await client.flush();
+    expect(transport.bodies().map(ids)).toEqual([['id-5']]);
+  });
+
+  it('a note for another key, or before any settings, takes nothing over', () => {
+    const notReady = pageClient({ sdkKey: 'k' });
+    leftBehind(notReady.local, 'tab2', [wireEvent(5)]);
+    notReady.page.storage('odp-sdk~tab2', JSON.stringify({ t: START, o: 1, r: 0 }));
+    expect(notReady.client.stats().accepted).toBe(0);
+  });
+
+  it('the opt-out choice made in another tab reaches this client; an empty value is ignored', () => {
+    const { client, page } = pageClient();
+    page.storage('odp-sdk-opt-out', '1');
+    expect(client.isOptedOut()).toBe(true);
+    page.storage('odp-sdk-opt-out', null);
+    expect(client.isOptedOut()).toBe(true);
+    page.storage('odp-sdk-opt-out', '0');
+    expect(client.isOptedOut()).toBe(false);
+  });
+
+  it('opting out clears the journal; close() detaches: no listener, no pending write, entries claimable at once', async () => {
+    const { client, local, page, clock, transport } = pageClient();
+    transport.fallback = 'hang';
+    client.sendOdpEvent(event(1));
+    await clock.advance(0);
+    expect(entries(local)).toHaveLength(1);
+    local.setItem('odp-sdk:other:x:1', '[]');
+    client.setOptOut(true);
+    expect(entries(local)).toEqual([]);
+    client.setOptOut(false);
+    client.sendOdpEvent(event(2));
+    client.sendOdpEvent(event(3)); // a write scheduled, then the client closes
+    const closing = client.close({ timeoutMs: 0 });
+    await clock.advance(0);
+    await closing;
+    expect(client.stats().droppedByReason.closed).toBe(2);
+    expect(local.keys()).toEqual(['odp-sdk-opt-out']); // dropped at the deadline: no entry kept, no note; the choice ('0') stays
+    expect(local.getItem('odp-sdk-opt-out')).toBe('0');
+    page.hidden();
+    page.storage('odp-sdk-opt-out', '1');
+    expect(client.isOptedOut()).toBe(false);
+  });
+
+  it('storage errors show in stats(); without storage or with maxStoredBytes 0 there is no journal and none are counted', async () => {
+    const local = new FakeStorage();
+    local.quotaBytes = 0;
+    const { client, clock } = pageClient(undefined, { local });
+    client.sendOdpEvent(event(1));
+    await clock.advance(0);
+    expect(client.stats().storageErrors).toBe(2); // the note, then the entry
+
+    const none = pageClient({ datafile: datafile(), odp: { maxStoredBytes: 0, flushIntervalMs: 60_000 } });
+    none.client.sendOdpEvent(event(1));
+    await none.clock.advance(0);
+    expect(none.local.keys()).toEqual([]);
+    expect(none.client.stats().storageErrors).toBe(0);
+    expect(none.clock.delays.filter((d) => d === 0)).toEqual([]); // nothing to save: no write scheduled
+
+    const page = new FakePage();
+    const bare = makeClient({ datafile: datafile() }, { attach: (schedule) => (c) => attachPage(c, undefined, schedule) });
+    void page;
+    bare.client.sendOdpEvent(event(1));
+    expect(bare.client.stats().storageErrors).toBe(0);
+  });
+});
