@@ -388,6 +388,7 @@ export class OdpClient {
       maxStoredBytes: this.options.odp.maxStoredBytes,
       cutBatch: () => this.cutBatch(),
       setOptOut: (optedOut) => this.setOptOut(optedOut),
+      optedOut: () => this.userOptedOut,
       pending: () => ({ odp: this.odp, events: this.queue.peek() }),
       undelivered: () => this.stats_.queued + this.stats_.inFlight,
       restore: (odp, events) => {

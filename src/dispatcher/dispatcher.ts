@@ -90,6 +90,8 @@ export class Dispatcher {
   private keepaliveInFlight = 0;
   /** Hand-offs so far: a keep-alive request that fails after one may well have been delivered. */
   private handOffs = 0;
+  /** Between a hand-off and the host's return: keep-alive requests started now may outlive it too. */
+  private handingOff = false;
   private nextId = 1;
   /** Set by a platform that keeps undelivered events (browsers' journal). */
   observer: DispatcherObserver | undefined;
@@ -186,10 +188,12 @@ export class Dispatcher {
    */
   handOff(): void {
     this.handOffs++;
+    this.handingOff = true;
   }
 
   /** The host came back (the back/forward cache): unconfirmed batches are sent again, with their ids. */
   requeueUnconfirmed(): void {
+    this.handingOff = false;
     for (const job of this.unconfirmed) {
       this.stats.reconsider(job.events.length);
       this.outstanding.add(job);
@@ -315,7 +319,7 @@ export class Dispatcher {
     if (keepalive) this.keepaliveInFlight -= bytes;
     if (job.state !== 'inFlight') return; // dropped meanwhile (the deadline passed, or discard())
     if (!response) {
-      if (keepalive && handOffs !== this.handOffs) {
+      if (keepalive && (this.handingOff || handOffs !== this.handOffs)) {
         // The host went meanwhile: the browser may well have delivered it, so no retry here.
         this.stats.unconfirm(count);
         job.state = 'unconfirmed';

@@ -48,6 +48,8 @@ export interface ClientHandle {
   undelivered(): number;
   /** The user's opt-out choice changed elsewhere (another tab). */
   setOptOut(optedOut: boolean): void;
+  /** Whether the user opted out: nothing may be restored or stored then. */
+  optedOut(): boolean;
   /** Accepts again events an earlier host left undelivered, with their ids; returns how many were taken. */
   restore(odp: OdpSettings, events: readonly OdpWireEvent[]): number;
 }

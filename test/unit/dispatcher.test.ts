@@ -634,20 +634,13 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
     expect(h.log.text()).toContain('2 events handed to the browser');
   });
 
-  it('handOff(): a plain request, one started before a hand-off that failed, or an HTTP answer, is handled as usual', async () => {
+  it('handOff(): a plain request, or an HTTP answer, is handled as usual', async () => {
     const plain = makeDispatcher({ keepaliveBytes: 0 });
     plain.transport.answer({ error: 'network' });
     plain.dispatcher.handOff();
     plain.send(1);
     await settle();
     expect(plain.stats.snapshot()).toMatchObject({ unconfirmed: 0, queued: 1 });
-
-    const before = makeDispatcher({ keepaliveBytes: 10_000 });
-    before.dispatcher.handOff();
-    before.transport.answer({ error: 'network' });
-    before.send(1);
-    await settle();
-    expect(before.stats.snapshot()).toMatchObject({ unconfirmed: 0, queued: 1 });
 
     const answered = makeDispatcher({ keepaliveBytes: 10_000 });
     answered.transport.fallback = 'hang';
@@ -658,6 +651,21 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
     await settle();
     expect(answered.stats.snapshot()).toMatchObject({ unconfirmed: 0, queued: 1 });
     expect(answered.clock.pending).toBe(1);
+  });
+
+  it('handOff(): a keep-alive request started after the hand-off (sendNow at pagehide) that fails is unconfirmed too, until the host is back', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 10_000 }, { observe: true });
+    h.dispatcher.handOff();
+    h.transport.answer({ error: 'network' });
+    h.send(1);
+    await settle();
+    expect(h.stats.snapshot()).toMatchObject({ unconfirmed: 1, queued: 0, retries: 0 });
+    expect(h.removed).toEqual([]); // still journaled
+    h.dispatcher.requeueUnconfirmed(); // the host is back (bfcache): failures are failures again
+    h.transport.answer({ error: 'network' });
+    await settle();
+    expect(h.stats.snapshot()).toMatchObject({ unconfirmed: 0, queued: 1 });
+    expect(h.clock.pending).toBe(1); // a retry waits
   });
 
   it('requeueUnconfirmed(): unconfirmed batches go again with their ids, ahead of what is queued', async () => {

@@ -47,12 +47,16 @@ describe('page lifecycle (attachPage)', () => {
     expect(local.keys()).toEqual([]);
   });
 
-  it('restored events beyond queueSize are discarded with a warning; nothing to restore: no log line', () => {
+  it('restored events beyond queueSize stay stored for a later page, with a warning; nothing to restore: no log line', () => {
     const local = new FakeStorage();
     leftBehind(local, 'gone', [1, 2, 3].map((n) => wireEvent(n)));
     const { client, log } = pageClient({ datafile: datafile(), odp: { queueSize: 2, flushIntervalMs: 60_000 } }, { local });
-    expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] 1 stored events were discarded: the queue is full (odp.queueSize)' });
+    expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] 1 stored events could not be taken now (queue full, or the client closed); they stay stored for the next page' });
     expect(client.stats().accepted).toBe(2);
+    // The third is kept, left for good, so that the next page takes it over with its id.
+    const kept = Object.keys(local).filter((key) => key.startsWith('odp-sdk:') && key.includes('-r:'));
+    expect(kept).toHaveLength(1);
+    expect((JSON.parse(local.getItem(kept[0]!)!) as Array<{ data: { idempotence_id: string } }>).map((event) => event.data.idempotence_id)).toEqual(['id-3']);
     const empty = pageClient();
     expect(empty.log.text()).not.toMatch(/earlier page/);
   });

@@ -108,6 +108,19 @@ export class EventJournal {
     this.claimWithMarker(run, 0);
   }
 
+  /**
+   * Stores claimed events this client could not take (queue full, closed): under a key of their own,
+   * marked as left, so that a later page takes them over with their ids.
+   */
+  keepForLater(publicKey: string, events: readonly OdpWireEvent[]): void {
+    const owner = `${this.owner}-r`;
+    if (this.storage.set(`${PREFIX}${publicKey}:${owner}:0`, JSON.stringify(events))) {
+      this.storage.set(META + owner, JSON.stringify({ t: Date.now(), o: 1, r: 0 }));
+    } else {
+      this.errors++;
+    }
+  }
+
   /** Forgets every event and note this journal could claim or did write (opt-out). */
   clear(): void {
     for (const key of this.storage.keys()) {

@@ -26,11 +26,15 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
   const takeOver = (odp: OdpSettings) => {
     publicKey = odp.publicKey;
     journal?.claim(odp.publicKey, ({ events, notBefore }) => {
-      if (!events.length) return;
+      if (!events.length || client.optedOut()) return; // opted out: what was claimed is forgotten
       dispatcher.pauseUntil(notBefore);
       const taken = client.restore(odp, events);
       client.logger.info(`sending ${taken} events an earlier page left undelivered`);
-      if (taken < events.length) client.logger.warn(`${events.length - taken} stored events were discarded: the queue is full (odp.queueSize)`);
+      if (taken < events.length) {
+        // The queue is full, or the client closed or changed settings meanwhile: the rest stays stored for a later page.
+        journal?.keepForLater(odp.publicKey, events.slice(taken));
+        client.logger.warn(`${events.length - taken} stored events could not be taken now (queue full, or the client closed); they stay stored for the next page`);
+      }
     });
   };
 
