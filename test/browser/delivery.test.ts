@@ -6,6 +6,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { until } from '../support/helpers';
 import {
   browserSkip,
+  openPage,
+  withWorld,
   describeCollector,
   distinctIds,
   exampleUrl,
@@ -31,30 +33,7 @@ declare const window: { odpClient: PageClient; odpSdk: { createInstance(config: 
 let browser: Browser;
 let site: StaticServer;
 
-/** One test's world: a collector and a fresh browser context (own storage), both closed after. */
-async function withWorld(fn: (collector: Collector, context: BrowserContext, logs: string[]) => Promise<void>): Promise<void> {
-  const collector = await startCollector();
-  const context = await browser.newContext();
-  const logs: string[] = [];
-  try {
-    await fn(collector, context, logs);
-  } catch (error) {
-    if (!(error as Error).message.includes('collector stats')) (error as Error).message += `\ncollector stats: ${describeCollector(collector)}\npage console:\n${logs.join('\n')}`;
-    throw error;
-  } finally {
-    await context.close();
-    await collector.close();
-  }
-}
 
-async function openPage(context: BrowserContext, url: string, logs: string[]): Promise<Page> {
-  const page = await context.newPage();
-  page.on('console', (message) => logs.push(`${message.type()}: ${message.text()}`));
-  page.on('pageerror', (error) => logs.push(`pageerror: ${error.message}`));
-  await page.goto(url);
-  await waitForClient(page);
-  return page;
-}
 
 /** Sends `n` events from the page, tagged with `tag` and their index. */
 function sendMany(page: Page, n: number, tag: string, extra: Record<string, string> = {}): Promise<Array<string | null>> {
@@ -78,7 +57,7 @@ describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_
   });
 
   test('script tag: the UMD bundle sends batches cross-origin, with x-api-key and a preflight, under a CSP without eval', async () => {
-    await withWorld(async (collector, context, logs) => {
+    await withWorld(browser, async (collector, context, logs) => {
       const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html'), logs);
       await expectEvents(collector, 2, 10_000, logs); // client_initialized and the pageview, in one batch
       for (let i = 0; i < 3; i++) await page.click('#buy');
@@ -96,7 +75,7 @@ describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_
   });
 
   test('ESM: the SPA example imports the browser build and sends a pageview per route', async () => {
-    await withWorld(async (collector, context, logs) => {
+    await withWorld(browser, async (collector, context, logs) => {
       const page = await openPage(context, exampleUrl(site, collector, 'spa/index.html'), logs);
       await page.click('a[href="#/shop"]');
       await page.click('a[href="#/cart"]');
@@ -110,7 +89,7 @@ describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_
   });
 
   test('unload: 50 events sent just before navigating away all arrive, once', async () => {
-    await withWorld(async (collector, context, logs) => {
+    await withWorld(browser, async (collector, context, logs) => {
       collector.setFaults({ latencyMs: 150 }); // so that requests are still in flight when the page goes
       const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
       await expectEvents(collector, 1, 10_000, logs); // the pageview
@@ -132,7 +111,7 @@ describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_
   });
 
   test('offline: delivery is held while offline (no retry storm) and resumes on online', async () => {
-    await withWorld(async (collector, context, logs) => {
+    await withWorld(browser, async (collector, context, logs) => {
       const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' }), logs);
       await expectEvents(collector, 1, 10_000, logs);
       await context.setOffline(true);
@@ -153,7 +132,7 @@ describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_
   });
 
   test('not ready: an event sent before the datafile arrives is discarded with a console warning', async () => {
-    await withWorld(async (collector, context, logs) => {
+    await withWorld(browser, async (collector, context, logs) => {
       const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
       const code = await page.evaluate(() => {
         const client = window.odpSdk.createInstance({ sdkKey: 'NeverReady', datafileUrlTemplate: 'http://127.0.0.1:9/{sdkKey}.json', logLevel: 'warn' });

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserSkip, describeCollector, exampleUrl, expectEvents, launchChromium, startCollector, startStaticServer, waitForClient, type Collector, type StaticServer } from './support';
+import { browserSkip, openPage, withWorld, describeCollector, exampleUrl, expectEvents, launchChromium, startCollector, startStaticServer, waitForClient, type Collector, type StaticServer } from './support';
 
 interface PageClient {
   sendOdpEvent(event: object): { code: string } | null;
@@ -25,33 +25,12 @@ describe('privacy in Chromium', { skip: browserSkip, timeout: 2 * 60_000 }, () =
     await Promise.all([browser?.close(), site?.close()]);
   });
 
-  async function withWorld(fn: (collector: Collector, context: BrowserContext, logs: string[]) => Promise<void>): Promise<void> {
-    const collector = await startCollector();
-    const context = await browser.newContext();
-    const logs: string[] = [];
-    try {
-      await fn(collector, context, logs);
-    } catch (error) {
-      (error as Error).message += `\ncollector: ${describeCollector(collector)}\npage console:\n${logs.slice(-30).join('\n')}`;
-      throw error;
-    } finally {
-      await context.close();
-      await collector.close();
-    }
-  }
 
-  async function openPage(context: BrowserContext, url: string, logs: string[]): Promise<Page> {
-    const page = await context.newPage();
-    page.on('console', (message) => logs.push(`${message.type()}: ${message.text()}`));
-    await page.goto(url);
-    await waitForClient(page);
-    return page;
-  }
 
   const sdkKeys = (page: Page) => page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk') || key === 'optimizely-vuid').sort());
 
   test('opting out discards what was stored and the visitor id; the choice outlives a reload and applies before anything is sent', async () => {
-    await withWorld(async (collector, context, logs) => {
+    await withWorld(browser, async (collector, context, logs) => {
       collector.setFaults({ status: 503, retryAfter: '30' });
       const url = exampleUrl(site, collector, 'script-tag/index.html', { flushIntervalMs: '50' });
       const page = await openPage(context, url, logs);
@@ -80,7 +59,7 @@ describe('privacy in Chromium', { skip: browserSkip, timeout: 2 * 60_000 }, () =
   });
 
   test('honorGlobalPrivacyControl: a browser sending GPC starts opted out, before anything is sent', async () => {
-    await withWorld(async (collector, context, logs) => {
+    await withWorld(browser, async (collector, context, logs) => {
       // As a string: the browser runs it before any page script (a function would carry tsx's helpers).
       await context.addInitScript({ content: "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true });" });
       // Sent at once if it were sent at all: before the second page even opens.

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
-import { chromium, type Browser, type LaunchOptions, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type LaunchOptions, type Page } from 'playwright-core';
 import { startCollector, type Collector } from '../../collector/src/collector';
 import { ROOT } from '../support/helpers';
 
@@ -129,6 +129,37 @@ export function distinctIds(collector: Collector): number {
 
 /** Resolves after `ms`: only for a window in which something must NOT happen (a slow machine only shortens what it sees). */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One test's world: a collector and a fresh browser context (its own storage), both closed after. A
+ * failure carries the collector's stats and the last lines the pages logged.
+ */
+export async function withWorld(browser: Browser, fn: (collector: Collector, context: BrowserContext, logs: string[]) => Promise<void>): Promise<void> {
+  const collector = await startCollector();
+  const context = await browser.newContext();
+  const logs: string[] = [];
+  try {
+    await fn(collector, context, logs);
+  } catch (error) {
+    if (error instanceof Error && !error.message.includes('collector stats')) {
+      error.message += `\ncollector stats: ${describeCollector(collector)}\npage console:\n${logs.slice(-40).join('\n')}`;
+    }
+    throw error;
+  } finally {
+    await context.close();
+    await collector.close();
+  }
+}
+
+/** Opens `url` in a new page of `context`, logging its console into `logs`, and waits for its client. */
+export async function openPage(context: BrowserContext, url: string, logs: string[]): Promise<Page> {
+  const page = await context.newPage();
+  page.on('console', (message) => logs.push(`${message.type()}: ${message.text()}`));
+  page.on('pageerror', (error) => logs.push(`pageerror: ${error.message}`));
+  await page.goto(url);
+  await waitForClient(page);
+  return page;
+}
 
 export { startCollector };
 export type { Collector };
