@@ -49,7 +49,10 @@ export class OdpClient {
   private readonly dispatcher: Dispatcher;
   private readonly datafiles: DatafileManager;
   private readonly buildContext: BuildContext;
-  private vuid: string | null;
+  /** The visitor id: the one in the build context, which adds it to every event. */
+  private get vuid(): string | null {
+    return this.buildContext.vuid;
+  }
   private userOptedOut: boolean;
   /** beforeSend errors already logged: each distinct message once (bounded). */
   private readonly hookErrors = new Set<string>();
@@ -80,13 +83,10 @@ export class OdpClient {
     // A choice the user made (setOptOut) wins; else the site's default, or the browser's GPC signal.
     const chosen = platform.storage?.get(OPT_OUT_STORAGE_KEY);
     this.userOptedOut = chosen === '1' || (chosen !== '0' && (options.optOut || (options.honorGlobalPrivacyControl && globalPrivacyControl())));
-    if (options.vuid && !this.userOptedOut) {
-      this.vuid = loadOrCreateVuid(platform.storage, platform.newId);
-    } else {
-      this.vuid = null;
-      platform.storage?.remove(VUID_STORAGE_KEY);
-    }
-    this.buildContext = { maxEventBytes: odp.maxEventBytes, vuid: this.vuid };
+    let vuid: string | null = null;
+    if (options.vuid && !this.userOptedOut) vuid = loadOrCreateVuid(platform.storage, platform.newId);
+    else platform.storage?.remove(VUID_STORAGE_KEY);
+    this.buildContext = { maxEventBytes: odp.maxEventBytes, vuid };
     this.dispatcher = new Dispatcher(
       { ...odp, keepaliveBytes: platform.keepaliveBytes },
       this.transport,
@@ -298,13 +298,13 @@ export class OdpClient {
       const discarded = queued + this.dispatcher.discard('optedOut');
       this.host?.forget?.();
       this.platform.storage?.remove(VUID_STORAGE_KEY);
-      this.vuid = this.buildContext.vuid = null;
+      this.buildContext.vuid = null;
       this.logger.info(`opted out: ${discarded} undelivered events were discarded`);
       return;
     }
     if (this.options.vuid) {
-      this.vuid = this.buildContext.vuid = loadOrCreateVuid(this.platform.storage, this.platform.newId);
-      if (this.ready && this.odp && !this.options.odp.disabled) this.sendOdpEvent({ type: 'fullstack', action: 'client_initialized', identifiers: { vuid: this.vuid } });
+      this.buildContext.vuid = loadOrCreateVuid(this.platform.storage, this.platform.newId);
+      if (this.ready) this.announceVisitor();
     }
     this.logger.info('opted back in');
   }
@@ -405,6 +405,14 @@ export class OdpClient {
     };
   }
 
+  /** The implicit `client_initialized` event for the visitor id, once the client is ready (or opted back in). */
+  private announceVisitor(): void {
+    const vuid = this.vuid;
+    if (!vuid || !this.odp || this.options.odp.disabled || this.userOptedOut) return;
+    const error = this.sendOdpEvent({ type: 'fullstack', action: 'client_initialized', identifiers: { vuid } });
+    if (error) this.logger.warn(`client_initialized not sent: ${error.message}`);
+  }
+
   private refuse(code: OdpErrorCode, message: string, error: OdpError = odpError(code, message)): OdpError {
     this.stats_.reject(code);
     if (this.logger.enabled('debug')) this.logger.debug(`event discarded: ${code}: ${message}`);
@@ -446,10 +454,7 @@ export class OdpClient {
       this.logger.info('ready');
       this.emitter.emit('ready', { odp: next });
       for (const resolve of [...this.readyWaiters]) resolve();
-      if (this.vuid && next && !this.options.odp.disabled && !this.userOptedOut) {
-        const error = this.sendOdpEvent({ type: 'fullstack', action: 'client_initialized', identifiers: { vuid: this.vuid } });
-        if (error) this.logger.warn(`client_initialized not sent: ${error.message}`);
-      }
+      this.announceVisitor();
     }
     if (takeOver) this.host?.settings(next);
   }

@@ -3,6 +3,7 @@
  * client and journal here, so a change to a constructor is adapted in this file only.
  */
 import { vi } from 'vitest';
+import { captureLogger, type CapturedLogger } from '../support/helpers';
 import { OdpClient } from '../../src/client/odp-client';
 import { DatafileManager, type DatafileSource } from '../../src/datafile/datafile-manager';
 import type { ParsedDatafile } from '../../src/datafile/parse-datafile';
@@ -167,26 +168,8 @@ export class FakeTransport implements Transport {
   }
 }
 
-export interface CapturedLogger extends Logger {
-  lines: Array<{ level: string; message: string }>;
-  text(): string;
-}
-
-/** A logger that keeps every line. */
-export function captureLogger(): CapturedLogger {
-  const lines: Array<{ level: string; message: string }> = [];
-  const at = (level: string) => (message: string) => {
-    lines.push({ level, message });
-  };
-  return {
-    lines,
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    text: () => lines.map((line) => `${line.level}: ${line.message}`).join('\n'),
-  };
-}
+// One logger that keeps every line, for both tiers.
+export { captureLogger, type CapturedLogger };
 
 /** A DOM Storage in memory; `quotaBytes` makes setItem throw like a full localStorage, `broken` makes every call throw. */
 export class FakeStorage implements Storage {
