@@ -3,7 +3,7 @@ import { Emitter } from '../core/emitter';
 import { SafeLogger } from '../core/logger';
 import type { ParsedDatafile } from '../datafile/parse-datafile';
 import { DatafileManager } from '../datafile/datafile-manager';
-import { Dispatcher } from '../dispatcher/dispatcher';
+import { Dispatcher, maxSlots } from '../dispatcher/dispatcher';
 import { buildEvent, type BuildContext, type RawEvent } from '../event/build-event';
 import { odpError, OdpError, type OdpErrorCode } from '../event/odp-error';
 import { OPT_OUT_STORAGE_KEY, type ClientHandle, type HostLifecycle, type Platform } from '../platform/platform';
@@ -78,7 +78,7 @@ export class OdpClient {
     this.logger = new SafeLogger(options.logger, options.logLevel);
     for (const problem of problems) this.logger.error(`invalid config: ${problem}`);
     const odp = options.odp;
-    this.transport = platform.createTransport({ maxSockets: odp.maxConcurrentRequests });
+    this.transport = platform.createTransport({ maxSockets: maxSlots(odp.maxConcurrentRequests) });
     this.scheduler = new FlushScheduler(odp.flushIntervalMs, platform.schedule, () => this.cutBatch());
     // A choice the user made (setOptOut) wins; else the site's default, or the browser's GPC signal.
     const chosen = platform.storage?.get(OPT_OUT_STORAGE_KEY);

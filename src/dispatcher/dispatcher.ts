@@ -10,6 +10,8 @@ import type { Lane } from './lane';
 import { assignIds } from '../event/build-event';
 
 export interface DispatcherOptions {
+  /** Request slots while the server keeps up; 1 keeps batches strictly in order (and never grows). */
+  maxConcurrentRequests: number;
   requestTimeoutMs: number;
   maxRetries: number;
   initialBackoffMs: number;
@@ -49,6 +51,8 @@ interface Job extends Batch {
   /** Failed attempts so far. */
   failures: number;
   state: JobState;
+  /** Cut by the client and never sent: it may join a request with the batches queued behind it. */
+  fresh: boolean;
   cancelWait: (() => void) | undefined;
   settle: () => void;
   done: Promise<void>;
@@ -64,6 +68,21 @@ const CLOSING_RETRY_FLOOR_MS = 50;
  */
 export const MAX_RETRY_AFTER_MS = 300_000;
 const BODY_EXCERPT = 200;
+/** ODP's Events API takes at most 500 objects per request. */
+export const MAX_REQUEST_EVENTS = 500;
+/**
+ * The most bytes of JSON a merged request carries: half of the 1 MiB that common proxies accept
+ * by default (nginx's `client_max_body_size`), room for 500 events of ~1 KiB, and a bound on what
+ * each slot holds. A single batch larger than this still goes alone (a 413 splits it).
+ */
+export const MAX_REQUEST_BYTES = 524_288;
+/** Slots a lane may grow to while a backlog of full requests waits and the server keeps up. */
+const GROWN_SLOTS = 4;
+
+/** Request slots at most, for `maxConcurrentRequests` (what the transport must allow at once). */
+export function maxSlots(maxConcurrentRequests: number): number {
+  return maxConcurrentRequests > 1 ? Math.max(maxConcurrentRequests, GROWN_SLOTS) : 1;
+}
 
 /**
  * The delivery state machine. Sends batches through the platform's lane (`maxConcurrentRequests`
@@ -93,6 +112,15 @@ export class Dispatcher {
   /** Between a hand-off and the host's return: keep-alive requests started now may outlive it too. */
   private handingOff = false;
   private nextId = 1;
+  /** Batches cut by the client, in the order they were cut; sent or merged ones are skipped as the head passes them. */
+  private fresh: Job[] = [];
+  private freshHead = 0;
+  /** Request slots now: `maxConcurrentRequests`, grown while a backlog waits (see {@link gather}). */
+  private slots: number;
+  /** Lane tasks sending now. */
+  private busy = 0;
+  /** The last answer was a 2xx: only then may a backlog earn a slot (never while the server fails). */
+  private healthy = false;
   /** Set by a platform that keeps undelivered events (browsers' journal). */
   observer: DispatcherObserver | undefined;
 
@@ -105,11 +133,15 @@ export class Dispatcher {
     private readonly logger: SafeLogger,
     private readonly emitter: Emitter<OdpClientEvents>,
     private readonly lane: Lane,
-  ) {}
+  ) {
+    this.slots = options.maxConcurrentRequests;
+  }
 
   /** Takes a batch of accepted (already counted as queued) events; resolves (never rejects) once it is delivered or dropped. */
   dispatch(events: OdpWireEvent[], odp: OdpSettings): Promise<void> {
     const job = this.createJob(events, odp);
+    job.fresh = true;
+    this.fresh.push(job);
     this.enqueue(job, PRIORITY_NEW);
     return job.done;
   }
@@ -245,6 +277,8 @@ export class Dispatcher {
       this.drop(job, reason, undefined, `${job.events.length} events were discarded (${reason})`, true);
     }
     this.unconfirmed.clear();
+    this.fresh = [];
+    this.freshHead = 0;
     this.startLane();
     return count;
   }
@@ -253,18 +287,14 @@ export class Dispatcher {
     if (!this.waiting && !this.holds.size) this.lane.start();
   }
 
-  private createJob(events: OdpWireEvent[], odp: OdpSettings): Job {
+  private createJob(events: OdpWireEvent[], odp: OdpSettings, body = ''): Job {
     let settle!: () => void;
     const done = new Promise<void>((resolve) => {
       settle = resolve;
     });
+    const job: Job = { id: this.nextId++, events, odp, body, ticket: 0, failures: 0, state: 'queued', fresh: false, cancelWait: undefined, done, settle };
     // Serialised once: at once where a journal keeps it, else when first sent (less held meanwhile).
-    let body = '';
-    if (this.observer) {
-      assignIds(events, this.newId);
-      body = JSON.stringify(events);
-    }
-    const job: Job = { id: this.nextId++, events, odp, body, ticket: 0, failures: 0, state: 'queued', cancelWait: undefined, done, settle };
+    if (this.observer) serialise(job, this.newId);
     this.outstanding.add(job);
     this.observer?.added(job);
     return job;
@@ -284,17 +314,94 @@ export class Dispatcher {
   private enqueue(job: Job, priority: number): void {
     job.state = 'queued';
     const ticket = ++job.ticket;
-    this.lane.add(() => (job.ticket === ticket ? this.send(job) : Promise.resolve()), priority);
+    this.lane.add(() => (job.ticket === ticket ? this.send(job, true) : Promise.resolve()), priority);
   }
 
-  private async send(job: Job): Promise<void> {
-    if (job.state !== 'queued') return; // sent, dropped or replaced while it waited for a slot
+  /**
+   * The next request in `job`'s slot, when this slot is the last free one: the batches waiting
+   * behind busy slots join it, in the order they were cut, up to {@link MAX_REQUEST_EVENTS} and
+   * {@link MAX_REQUEST_BYTES}, so that throughput grows with the backlog rather than with sockets.
+   * When a full request's worth still waits and the server keeps up, the lane gets one more slot
+   * (up to {@link maxSlots}); when nothing waits, it goes back to `maxConcurrentRequests`.
+   */
+  private gather(job: Job): Job {
+    const parts = [job];
+    let events = job.events.length;
+    let bytes = utf8Length(serialise(job, this.newId));
+    let next: Job | undefined;
+    let full = false;
+    while ((next = this.firstFresh()) && sameOdp(next.odp, job.odp)) {
+      const size = utf8Length(serialise(next, this.newId)) + 1; // and its ','
+      if (events + next.events.length > MAX_REQUEST_EVENTS || bytes + size > MAX_REQUEST_BYTES) {
+        full = true;
+        break;
+      }
+      next.fresh = false;
+      parts.push(next);
+      events += next.events.length;
+      bytes += size;
+    }
+    if (full && this.healthy) this.resize(Math.min(this.slots + 1, maxSlots(this.options.maxConcurrentRequests)));
+    else if (!next) this.resize(this.options.maxConcurrentRequests);
+    return parts.length === 1 ? job : this.merge(parts);
+  }
+
+  /** The first batch cut and not yet sent, merged or dropped; the head moves past the others. */
+  private firstFresh(): Job | undefined {
+    const fresh = this.fresh;
+    while (this.freshHead < fresh.length && !isFresh(fresh[this.freshHead]!)) this.freshHead++;
+    if (this.freshHead > 1024 && this.freshHead * 2 > fresh.length) {
+      this.fresh = fresh.slice(this.freshHead); // drop the consumed prefix now and then
+      this.freshHead = 0;
+    }
+    return this.fresh[this.freshHead];
+  }
+
+  /** One job for the events of `parts` (never sent, in order): its body is theirs joined, not serialised again. */
+  private merge(parts: Job[]): Job {
+    let body = '';
+    const events: OdpWireEvent[] = [];
+    for (const part of parts) {
+      body += body ? `,${part.body.slice(1, -1)}` : part.body.slice(1, -1);
+      for (const event of part.events) events.push(event);
+      this.outstanding.delete(part);
+      part.state = 'done';
+      this.observer?.removed(part);
+    }
+    const merged = this.createJob(events, parts[0]!.odp, `[${body}]`);
+    void merged.done.then(() => {
+      for (const part of parts) part.settle();
+    });
+    return merged;
+  }
+
+  private resize(slots: number): void {
+    if (slots === this.slots) return;
+    this.slots = slots;
+    this.lane.resize(slots);
+  }
+
+  /** Sends a queued job; `fromLane`: in one of the lane's slots (not a keep-alive send at page hide). */
+  private async send(job: Job, fromLane = false): Promise<void> {
+    if (job.state !== 'queued') return; // sent, dropped or merged while it waited for a slot
+    if (fromLane && job.fresh) {
+      job.fresh = false;
+      if (this.busy + 1 >= this.slots) job = this.gather(job);
+      else this.firstFresh(); // moves the head past this one: the list of cut batches stays short
+    }
     job.state = 'inFlight';
     job.ticket++;
-    if (!job.body) {
-      assignIds(job.events, this.newId);
-      job.body = JSON.stringify(job.events);
+    if (fromLane) this.busy++;
+    try {
+      await this.attempt(job);
+    } finally {
+      if (fromLane) this.busy--;
     }
+  }
+
+  /** One request for a job in flight, and what its answer means. */
+  private async attempt(job: Job): Promise<void> {
+    serialise(job, this.newId);
     const count = job.events.length;
     this.stats.send(count, job.failures > 0);
     const bytes = this.options.keepaliveBytes ? utf8Length(job.body) : 0;
@@ -336,6 +443,7 @@ export class Dispatcher {
     switch (classifyStatus(status)) {
       case 'delivered':
         this.consecutiveFailures = 0;
+        this.healthy = true;
         this.stats.deliver(count);
         this.finish(job);
         if (this.logger.enabled('debug')) this.logger.debug(`delivered ${count} events (${status})`);
@@ -366,6 +474,8 @@ export class Dispatcher {
       return;
     }
     this.consecutiveFailures++;
+    this.healthy = false;
+    this.resize(this.options.maxConcurrentRequests); // no extra slot for a server that fails
     const backoff = backoffDelay(this.consecutiveFailures, this.options.initialBackoffMs, this.options.maxBackoffMs);
     const serverMs = Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS);
     let delay = Math.max(backoff, serverMs);
@@ -436,6 +546,8 @@ export class Dispatcher {
     if (this.outstanding.size === 0) return;
     this.abandoned = true;
     this.lane.clear();
+    this.fresh = [];
+    this.freshHead = 0;
     for (const job of [...this.outstanding]) {
       if (job.state === 'waiting') {
         job.cancelWait?.();
@@ -448,4 +560,21 @@ export class Dispatcher {
     // In-flight requests reject as aborted and are dropped as closed by fail().
     this.transport.close();
   }
+}
+
+/** The job's body, serialised once (ids drawn first): retries, merges and a journal reuse it byte for byte. */
+function serialise(job: Job, newId: () => string): string {
+  if (!job.body) {
+    assignIds(job.events, newId);
+    job.body = JSON.stringify(job.events);
+  }
+  return job.body;
+}
+
+function isFresh(job: Job): boolean {
+  return job.fresh && job.state === 'queued';
+}
+
+function sameOdp(a: OdpSettings, b: OdpSettings): boolean {
+  return a === b || (a.host === b.host && a.publicKey === b.publicKey);
 }

@@ -11,6 +11,8 @@ export interface Lane {
   start(): void;
   /** Forgets the tasks that have not started. */
   clear(): void;
+  /** Runs up to `concurrency` tasks at once from now on (running ones are never stopped). */
+  resize(concurrency: number): void;
 }
 
 interface Entry {
@@ -26,7 +28,7 @@ export class PriorityLane implements Lane {
   private paused = false;
   private pumpQueued = false;
 
-  constructor(private readonly concurrency: number) {}
+  constructor(private concurrency: number) {}
 
   add(task: () => Promise<void>, priority: number): void {
     const entries = this.entries;
@@ -56,6 +58,11 @@ export class PriorityLane implements Lane {
   clear(): void {
     this.entries = [];
     this.head = 0;
+  }
+
+  resize(concurrency: number): void {
+    this.concurrency = concurrency;
+    this.pump();
   }
 
   private pump(): void {

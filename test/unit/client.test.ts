@@ -507,13 +507,13 @@ describe('client: user contexts', () => {
     expect(bare.log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] Real-Time Segments are not in this bundle: load odp-sdk.segments.min.js after odp-sdk.umd.min.js' });
   });
 
-  it('the segments transport is its own, with room for 8 concurrent fetches; events get maxConcurrentRequests slots', () => {
+  it('the segments transport is its own, with room for 8 concurrent fetches; events get maxConcurrentRequests slots, and sockets for the slots a backlog may add', () => {
     const factory: SegmentsFactory = (_options, createTransport) => {
       createTransport();
       return { configure() {}, fetch: async () => null, close() {} };
     };
     const { transportsMade, lanesMade } = makeClient({ datafile: datafile(), odp: { maxConcurrentRequests: 3 } }, { segments: factory });
-    expect(transportsMade).toEqual([{ maxSockets: 3 }, { maxSockets: 8 }]);
+    expect(transportsMade).toEqual([{ maxSockets: 4 }, { maxSockets: 8 }]);
     expect(lanesMade).toEqual([3]);
   });
 });

@@ -58,25 +58,25 @@ describe('dispatcher: delivery', () => {
     ]);
   });
 
-  it('one slot: batches go one at a time, in order; two slots: two in flight at once', async () => {
+  it('one slot: one request at a time, in order; two slots: a batch goes alone while another slot is free, the last free slot takes what waits', async () => {
     const one = makeDispatcher({}, { concurrency: 1 });
     one.transport.fallback = 'hang';
-    one.send(1);
-    one.send(1);
+    const a = one.send(1);
+    await settle();
+    const b = one.send(1);
+    const c = one.send(1);
     await settle();
     expect(one.transport.calls).toHaveLength(1);
     one.transport.calls[0]!.answer({ status: 200 });
     await settle();
-    expect(one.transport.calls).toHaveLength(2);
+    expect(one.transport.bodies().map(ids)).toEqual([ids(a), [...ids(b), ...ids(c)]]);
 
     const two = makeDispatcher({}, { concurrency: 2 });
     two.transport.fallback = 'hang';
-    two.send(1);
-    two.send(1);
-    two.send(1);
+    const [x, y, z] = [two.send(1), two.send(1), two.send(1)];
     await settle();
-    expect(two.transport.calls).toHaveLength(2);
-    expect(two.stats.snapshot()).toMatchObject({ inFlight: 2, queued: 1 });
+    expect(two.transport.bodies().map(ids)).toEqual([ids(x), [...ids(y), ...ids(z)]]);
+    expect(two.stats.snapshot()).toMatchObject({ inFlight: 3, queued: 0, requests: 2 });
   });
 
   it('the observer sees each batch added once, with its body as sent and ids assigned; removed once delivered', async () => {
@@ -184,7 +184,8 @@ describe('dispatcher: retries', () => {
     const b = h.send(1);
     const c = h.send(1);
     await h.clock.advance(100);
-    expect(h.transport.bodies().map(ids)).toEqual([ids(a), ids(a), ids(b), ids(c)]);
+    // The retry goes first, alone and as it was; the batches cut meanwhile then share one request.
+    expect(h.transport.bodies().map(ids)).toEqual([ids(a), ids(a), [...ids(b), ...ids(c)]]);
   });
 
   it.each([408, 425, 429, 500, 502, 503, 504])('%i is retried', async (status) => {
@@ -306,6 +307,7 @@ describe('dispatcher: answers that end a batch', () => {
     const h = makeDispatcher();
     h.transport.answer({ status: 400 });
     h.send(1);
+    await settle();
     const b = h.send(1);
     await settle();
     expect(h.transport.bodies().at(-1)!.map((e) => e.data.idempotence_id)).toEqual(ids(b));
@@ -315,8 +317,10 @@ describe('dispatcher: answers that end a batch', () => {
   it('413: the batch is halved, first half first, order kept, down to single events; a single event still too large is dropped as tooLarge', async () => {
     const h = makeDispatcher();
     const events = h.send(5);
-    const other = h.send(1); // queued behind: the halves go before it
     h.transport.answer({ status: 413 }, { status: 413 }, { status: 202 }, { status: 413 });
+    await Promise.resolve();
+    await Promise.resolve();
+    const other = h.send(1); // cut once the first request went: the halves go before it
     await settle();
     const [e0, e1, e2, e3, e4] = ids(events);
     expect(h.transport.bodies().map(ids)).toEqual([[e0, e1, e2, e3, e4], [e0, e1, e2], [e0, e1], [e2], [e3, e4], ids(other)]);
@@ -382,6 +386,7 @@ describe('dispatcher: close()', () => {
     const h = makeDispatcher({}, { concurrency: 1 });
     h.transport.fallback = 'hang';
     h.send(2);
+    await settle();
     h.send(3);
     await settle();
     const closed = probe(h.dispatcher.close(1_000));
@@ -472,6 +477,7 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
   it('with a keep-alive budget, a body that fits goes as a keep-alive request; larger ones go plain', async () => {
     const h = makeDispatcher({ keepaliveBytes: size });
     h.send(same(1_000, 1));
+    await settle();
     h.send(same(1_001, 2));
     await settle();
     expect(h.transport.calls.map((c) => c.request.keepalive)).toEqual([true, false]);

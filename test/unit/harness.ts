@@ -313,7 +313,7 @@ export function makeDispatcher(
   const added: Batch[] = [];
   const removed: Batch[] = [];
   const dispatcher = new Dispatcher(
-    { requestTimeoutMs: 1_000, maxRetries: 3, initialBackoffMs: 100, maxBackoffMs: 1_000, keepaliveBytes: 0, ...options },
+    { maxConcurrentRequests: concurrency, requestTimeoutMs: 1_000, maxRetries: 3, initialBackoffMs: 100, maxBackoffMs: 1_000, keepaliveBytes: 0, ...options },
     transport,
     clock.schedule,
     () => `new-${newIds++}`,

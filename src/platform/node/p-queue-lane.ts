@@ -10,5 +10,8 @@ export function createPQueueLane(concurrency: number): Lane {
     pause: () => queue.pause(),
     start: () => void queue.start(),
     clear: () => queue.clear(),
+    resize: (concurrency) => {
+      queue.concurrency = concurrency;
+    },
   };
 }
