@@ -7,6 +7,17 @@ const collector = await startCollector({ port: 0 });
 const DISTINCT_GRACE_MS = 10_000;
 const send = (message) => process.send?.(message);
 
+// When the last event arrived (wall clock, within 2 ms): the steady shape's "last send to last arrival".
+let lastEventAt = null;
+let seenEvents = 0;
+setInterval(() => {
+  const events = collector.stats().events;
+  if (events !== seenEvents) {
+    seenEvents = events;
+    lastEventAt = wallNow();
+  }
+}, 2).unref();
+
 async function idle(limitMs) {
   // Sockets of the last contender must be gone before a reset, or they count as open connections.
   const until = Date.now() + limitMs;
@@ -18,6 +29,8 @@ process.on('message', async (message) => {
     case 'reset':
       if (message.waitIdle) await idle(3000);
       collector.reset();
+      seenEvents = 0;
+      lastEventAt = null;
       send({ id: message.id, ok: true, stats: collector.stats() });
       return;
     case 'expect': {
@@ -36,11 +49,11 @@ process.on('message', async (message) => {
       } catch {
         timedOut = true;
       }
-      send({ type: 'done', at: at ?? wallNow(), timedOut, stats: collector.stats() });
+      send({ type: 'done', at: at ?? wallNow(), timedOut, stats: collector.stats(), lastEventAt });
       return;
     }
     case 'stats':
-      send({ id: message.id, ok: true, stats: collector.stats() });
+      send({ id: message.id, ok: true, stats: collector.stats(), lastEventAt });
       return;
     case 'faults':
       collector.setFaults(message.faults);

@@ -5,6 +5,7 @@
 //   floor: burst(args) → takes every event at once, then POSTs them one batch at a time;
 //          run(n) → builds and POSTs batch by batch, one request at a time (no backlog);
 //          send(i) → the steady shape: builds event i, POSTs each full batch at once; close().
+//   finish() (SDKs): what a server does at the end of the steady shape: close() (odp-sdk with a 60 s deadline).
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { createHttpPost } from './http-post.mjs';
@@ -65,6 +66,7 @@ async function createOdp({ datafile, batchSize = 10, queueSize, compression }) {
       });
     },
     settle: () => client.flush(),
+    finish: () => client.close({ timeoutMs: 60_000 }),
     close: () => client.close(),
   };
 }
@@ -88,6 +90,7 @@ async function createOptimizely({ datafile, batchSize = 10 }) {
       return to;
     },
     room: () => Promise.resolve(),
+    finish: () => Promise.race([client.close(), new Promise((resolve) => setTimeout(resolve, 60_000).unref())]),
     close: () => Promise.race([client.close(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]),
   };
 }

@@ -63,7 +63,8 @@ export async function startCollectorHost() {
  * contender at 'go' and stopped when the collector holds every accepted event.
  * `run`: { kind, shape: burst|growth|steady, n, batchSize, queueSize?, compression?, rate?, durationMs? }.
  * Burst and growth expect all n events (the collector reports the moment it holds them); steady
- * counts what arrived within its window, then waits for the events the SDK accepted.
+ * counts what arrived within its window, then waits for the events the SDK accepted, and how long
+ * after the last send the last of them arrived.
  */
 export async function runContender(collector, { profileDir, timeoutMs = 180_000, ...run }) {
   await collector.reset();
@@ -87,11 +88,10 @@ export async function runContender(collector, { profileDir, timeoutMs = 180_000,
   const result = next(child, (m) => m.type === 'result');
   child.send({ cmd: 'go' });
   const fedMessage = await fed;
-  let inWindow;
   let done;
   if (steady) {
-    inWindow = (await collector.stats()).events;
-    done = (await collector.expect(fedMessage.accepted, timeoutMs)).done;
+    // The SDK's close() (60 s deadline) started with the last send: a little longer than that.
+    done = (await collector.expect(fedMessage.accepted, Math.min(timeoutMs, 90_000))).done;
   } else done = early.done;
   const at = await done;
   child.send({ cmd: 'delivered', at: at.at });
@@ -120,8 +120,9 @@ export async function runContender(collector, { profileDir, timeoutMs = 180_000,
     timedOut: at.timedOut,
     accepted: r.accepted,
     offered: r.offered,
+    dropped: r.dropped,
+    lastSendToArrivalMs: steady ? (at.timedOut ? at.lastEventAt : at.at) - fedMessage.lastSendAt : undefined,
     windowMs: r.windowMs,
-    inWindow,
     backpressureWaits: r.backpressureWaits,
     rejected: r.rejected,
     wireBytes: wire.bytes,

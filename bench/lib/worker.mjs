@@ -26,6 +26,8 @@ const contender = await createContender(kind, { ...config, datafile: datafileFor
 let burstArgs = shape === 'burst' ? Array.from({ length: n }, (_, i) => contender.argsOf(i)) : undefined;
 
 let delivered;
+/** The steady shape's close(), started when the feed ends. */
+let closing;
 const deliveredAt = new Promise((resolve) => {
   delivered = resolve;
 });
@@ -58,8 +60,11 @@ const cpu = process.cpuUsage(cpu0);
 const usage = process.resourceUsage();
 clearInterval(sampler);
 sampleRss();
+const sdkStats = await Promise.resolve(closing).then(() => contender.client?.stats?.());
 process.send({
   type: 'result',
+  dropped: sdkStats?.dropped,
+  droppedByReason: sdkStats?.droppedByReason,
   kind,
   n,
   t0,
@@ -133,16 +138,19 @@ async function steady() {
   const onReject = (code) => (rejected[code] = (rejected[code] ?? 0) + 1);
   const start = performance.now();
   let sent = 0;
+  let lastSendAt = 0;
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - start) * config.rate) / 1000));
     for (; sent < due; sent++) {
       if (contender.send) contender.send(sent);
       else if (contender.sendRange([contender.argsOf(sent)], 0, 1, onReject) === 0) onReject('queueFull');
     }
-    await sleep(TICK_MS);
+    lastSendAt = wallNow();
+    if (sent < total) await sleep(TICK_MS);
   }
-  if (contender.drain) void contender.drain();
-  return { callerMs: null, accepted: total - sum(rejected), rejected, offered: total, windowMs: performance.now() - start };
+  // As a server shutting down would: close with a long deadline (odp-sdk: 60 s), started now, awaited after.
+  closing = contender.drain ? contender.drain() : contender.finish?.();
+  return { callerMs: null, accepted: total - sum(rejected), rejected, offered: total, windowMs: performance.now() - start, lastSendAt };
 }
 
 function sum(counts) {

@@ -324,7 +324,7 @@ export class Dispatcher {
    * When a full request's worth still waits and the server keeps up, the lane gets one more slot
    * (up to {@link maxSlots}); when nothing waits, it goes back to `maxConcurrentRequests`.
    */
-  private gather(job: Job): Job {
+  private gather(job: Job): { job: Job; slots: number } {
     const parts = [job];
     let events = job.events.length;
     let bytes = utf8Length(serialise(job, this.newId));
@@ -341,9 +341,9 @@ export class Dispatcher {
       events += next.events.length;
       bytes += size;
     }
-    if (full && this.healthy) this.resize(Math.min(this.slots + 1, maxSlots(this.options.maxConcurrentRequests)));
-    else if (!next) this.resize(this.options.maxConcurrentRequests);
-    return parts.length === 1 ? job : this.merge(parts);
+    const base = this.options.maxConcurrentRequests;
+    const slots = full && this.healthy ? Math.min(this.slots + 1, maxSlots(base)) : next ? this.slots : base;
+    return { job: parts.length === 1 ? job : this.merge(parts), slots };
   }
 
   /** The first batch cut and not yet sent, merged or dropped; the head moves past the others. */
@@ -384,14 +384,17 @@ export class Dispatcher {
   /** Sends a queued job; `fromLane`: in one of the lane's slots (not a keep-alive send at page hide). */
   private async send(job: Job, fromLane = false): Promise<void> {
     if (job.state !== 'queued') return; // sent, dropped or merged while it waited for a slot
+    let slots = this.slots;
     if (fromLane && job.fresh) {
       job.fresh = false;
-      if (this.busy + 1 >= this.slots) job = this.gather(job);
+      if (this.busy + 1 >= this.slots) ({ job, slots } = this.gather(job));
       else this.firstFresh(); // moves the head past this one: the list of cut batches stays short
     }
     job.state = 'inFlight';
     job.ticket++;
     if (fromLane) this.busy++;
+    // Last: a lane may start a task inside resize(), which must find this request's batches taken.
+    this.resize(slots);
     try {
       await this.attempt(job);
     } finally {

@@ -186,7 +186,11 @@ describe('request slots that a backlog earns', () => {
       }
     });
     expect(most).toBe(4);
-    expect(h.stats.snapshot()).toMatchObject({ delivered: 4_000, pending: 0 });
+    expect(h.stats.snapshot()).toMatchObject({ delivered: 4_000, pending: 0, queued: 0, inFlight: 0 });
+    // Each event went in exactly one request: a slot opened mid-merge must not send a batch being merged.
+    const sent = h.transport.bodies().flatMap(ids);
+    expect(sent).toHaveLength(4_000);
+    expect(new Set(sent).size).toBe(4_000);
     expect(Math.max(...h.transport.bodies().map((events) => events.length))).toBe(500);
     // Drained: three batches cut in one task, two slots again: the first alone, the last free slot takes the other two.
     const before = h.transport.calls.length;
