@@ -45,25 +45,33 @@ describe('merged requests: what waits behind busy slots goes in one request', ()
     expect(h.delivered.map((d) => d.count)).toEqual([10, 500, 100]);
   });
 
-  it(`caps a request at ${MAX_REQUEST_BYTES} bytes of JSON; a batch larger than that still goes, alone`, async () => {
+  it(`holds merged requests to ${MAX_REQUEST_BYTES} bytes of JSON, in halves, order kept; a batch cut larger than that goes as cut`, async () => {
     const h = makeDispatcher();
     h.transport.fallback = 'hang';
     h.send(1);
     await settle();
-    // Batches of 2 events of 40,000 bytes: 80,002 bytes each (the array's brackets and comma included).
-    for (let b = 0; b < 10; b++) h.send(sized(100 * b, 2, 40_000));
-    h.send(sized(5_000, 1, MAX_REQUEST_BYTES + 10)); // larger than a request may be
-    h.send(sized(6_000, 1, 40_000));
-    for (let i = 0; i < 5; i++) {
-      h.transport.calls[i]!.answer({ status: 202 });
+    // 10 batches of 2 events of 40,000 bytes, one event larger than a request may be, one more of 40,000.
+    const order: unknown[] = [];
+    for (let b = 0; b < 10; b++) order.push(...ids(h.send(sized(100 * b, 2, 40_000))));
+    order.push(...ids(h.send(sized(5_000, 1, MAX_REQUEST_BYTES + 10))));
+    order.push(...ids(h.send(sized(6_000, 1, 40_000))));
+    for (let i = 0; i < 20 && h.stats.snapshot().pending > 0; i++) {
+      for (const call of h.transport.calls) if (!call.settled) call.answer({ status: 202 });
       await settle();
     }
-    const sizes = bodies(h).map(utf8Length);
-    // 6 batches fit (6 × 80,002 + 5 commas + 2 brackets = 480,019), a 7th would not (560,022).
-    expect(h.transport.bodies().map((events) => events.length)).toEqual([1, 12, 8, 1, 1]);
-    expect(sizes.slice(1, 3).every((bytes) => bytes <= MAX_REQUEST_BYTES)).toBe(true);
-    expect(sizes[1]! + 80_001).toBeGreaterThan(MAX_REQUEST_BYTES);
-    expect(sizes[3]).toBeGreaterThan(MAX_REQUEST_BYTES);
+    const requests = h.transport.bodies().slice(1);
+    expect(requests.flat().map((e) => e.data.idempotence_id)).toEqual(order);
+    for (const [i, body] of bodies(h).slice(1).entries()) {
+      if (requests[i]!.length > 1) expect(utf8Length(body)).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
+    }
+    expect(requests.map((events) => events.length)).toEqual([11, 6, 3, 1, 1]); // 22 events: 440 KB, then halves of the rest
+    expect(h.stats.snapshot()).toMatchObject({ delivered: 23, pending: 0, dropped: 0 });
+
+    // A slot is free: the batch goes as cut, whatever its size (a 413 would split it).
+    const alone = makeDispatcher({}, { concurrency: 2 });
+    alone.send(sized(0, 2, 300_000));
+    await settle();
+    expect(alone.transport.bodies().map((events) => events.length)).toEqual([2]);
   });
 
   it('a merged body is retried byte for byte; batches cut during the backoff go after it, not in it', async () => {
