@@ -3,17 +3,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
-import commonjs from '@rollup/plugin-commonjs';
-import resolve from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
 import { dts } from 'rollup-plugin-dts';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
-const runtimeDeps = ['p-queue'];
-const isDep = (id) => runtimeDeps.some((dep) => id === dep || id.startsWith(`${dep}/`));
-
-/** Browser bundles are self-contained (uuid included); p-queue is Node's lane only (see src/platform). */
-const browserPlugins = () => [resolve({ browser: true, exportConditions: ['browser', 'import', 'default'] }), commonjs()];
 
 /**
  * Names of `private` members, read from tsc's declarations in build/, less every name that is
@@ -46,23 +39,21 @@ const umdTerserOptions = () => ({
 });
 
 export default [
-  // Node ESM: dependencies stay external so apps share them.
-  {
-    input: 'build/index.js',
-    external: (id) => nodeBuiltins.includes(id) || isDep(id),
-    output: { file: 'dist/node/index.mjs', format: 'es' },
-  },
-  // Node CJS: p-queue and uuid ship as ESM only, so they are bundled in.
+  // Node ESM: it imports Node's built-ins only (the package has no runtime dependencies).
   {
     input: 'build/index.js',
     external: nodeBuiltins,
-    plugins: [resolve({ exportConditions: ['node', 'import', 'default'], preferBuiltins: true }), commonjs()],
+    output: { file: 'dist/node/index.mjs', format: 'es' },
+  },
+  // Node CJS.
+  {
+    input: 'build/index.js',
+    external: nodeBuiltins,
     output: { file: 'dist/node/index.cjs', format: 'cjs', exports: 'named' },
   },
   // Browser ESM for bundlers and <script type="module">: self-contained.
   {
     input: 'build/index.browser.js',
-    plugins: browserPlugins(),
     output: { file: 'dist/browser/index.mjs', format: 'es' },
   },
   // Workers, edge functions, Deno: fetch-based and self-contained (it imports nothing, not even a Node built-in).
@@ -73,7 +64,6 @@ export default [
   // Script tag: UMD with the global `odpSdk`, plain and minified; events only (segments: the add-on below).
   {
     input: 'build/index.umd.js',
-    plugins: browserPlugins(),
     output: [
       { file: 'dist/odp-sdk.umd.js', format: 'umd', name: 'odpSdk', exports: 'named' },
       {
@@ -89,7 +79,6 @@ export default [
   // Script-tag add-on: Real-Time Segments for clients of the UMD bundle (loaded after it).
   {
     input: 'build/segments/segments-addon.js',
-    plugins: browserPlugins(),
     output: { file: 'dist/odp-sdk.segments.min.js', format: 'iife', sourcemap: true, plugins: [terser(umdTerserOptions())] },
   },
   // Types, for `import` and for `require`.

@@ -76,7 +76,6 @@ function fakeClient(config: OdpClientConfig = {}) {
   const transport = new FakeTransport();
   const platform: Platform = {
     createTransport: () => transport,
-    createLane: (concurrency) => new PriorityLane(concurrency),
     schedule: clock.schedule,
     newId: () => crypto.randomUUID(),
     keepaliveBytes: 0,

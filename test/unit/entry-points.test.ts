@@ -64,11 +64,9 @@ describe('nodePlatform', () => {
     expect((made[0] as unknown as { _destroyed: boolean })._destroyed).toBe(true);
   });
 
-  it('UUID v4 ids; a p-queue lane; the node:http transport (no request made)', () => {
+  it('UUID v4 ids; the node:http transport (no request made)', () => {
     expect(nodePlatform.newId()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(nodePlatform.newId()).not.toBe(nodePlatform.newId());
-    const lane = nodePlatform.createLane(1);
-    expect(typeof lane.add).toBe('function');
     const transport = nodePlatform.createTransport({ maxSockets: 1 });
     expect(typeof transport.request).toBe('function');
     transport.close();

@@ -402,8 +402,6 @@ export interface ClientRig {
   holds: { taken: number; released: number };
   /** The options of each createTransport() call, in order. */
   transportsMade: Array<{ maxSockets: number }>;
-  /** The concurrency of each createLane() call. */
-  lanesMade: number[];
 }
 
 let nextId = 0;
@@ -426,10 +424,8 @@ export function makeClient(
   const log = captureLogger();
   const holds = { taken: 0, released: 0 };
   const transportsMade: Array<{ maxSockets: number }> = [];
-  const lanesMade: number[] = [];
   const platform: Platform = {
     createTransport: (options) => (transportsMade.push(options), transport),
-    createLane: (concurrency) => (lanesMade.push(concurrency), new PriorityLane(concurrency)),
     schedule: clock.schedule,
     newId: () => `00000000-0000-4000-8000-${String(nextId++).padStart(12, '0')}`,
     holdOpen: () => {
@@ -441,7 +437,7 @@ export function makeClient(
     attach: extra.attach?.(clock.schedule),
   };
   const client = new OdpClient({ logger: log, logLevel: extra.logLevel ?? 'debug', ...config }, platform, extra.segments);
-  return { client, clock, transport, log, platform, holds, transportsMade, lanesMade };
+  return { client, clock, transport, log, platform, holds, transportsMade };
 }
 
 // ---------------------------------------------------------------------------------------------

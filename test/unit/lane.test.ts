@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { PriorityLane, type Lane } from '../../src/dispatcher/lane';
-import { createPQueueLane } from '../../src/platform/node/p-queue-lane';
 import { settle } from './harness';
 
-// One contract, two implementations: Node's p-queue lane and the browsers' PriorityLane.
-const lanes: Array<[string, (concurrency: number) => Lane]> = [
-  ['p-queue (Node)', createPQueueLane],
-  ['PriorityLane (browsers)', (concurrency) => new PriorityLane(concurrency)],
-];
+// The lane every build uses (Node's p-queue lane is gone: see PriorityLane's comment).
+const create = (concurrency: number): Lane => new PriorityLane(concurrency);
 
 /** Tasks that record their start and finish when released. */
 function recorder() {
@@ -25,7 +21,7 @@ function recorder() {
   return { started, task, release };
 }
 
-describe.each(lanes)('lane contract: %s', (_name, create) => {
+describe('the lane (PriorityLane)', () => {
   it('never runs a task inside add(); at most `concurrency` run at once', async () => {
     const lane = create(2);
     const { started, task, release } = recorder();
@@ -128,5 +124,21 @@ describe('PriorityLane', () => {
     expect(started).toEqual(['a']);
     await release('a');
     expect(started).toEqual(['a', 'b']);
+  });
+
+  it('resize: more slots start waiting tasks at once; fewer let running ones finish and start none until below', async () => {
+    const lane = create(1);
+    const { started, task, release } = recorder();
+    for (const n of ['a', 'b', 'c', 'd']) lane.add(task(n), 0);
+    await settle();
+    expect(started).toEqual(['a']);
+    lane.resize(3);
+    expect(started).toEqual(['a', 'b', 'c']);
+    lane.resize(1);
+    await release('a');
+    await release('b');
+    expect(started).toEqual(['a', 'b', 'c']);
+    await release('c');
+    expect(started).toEqual(['a', 'b', 'c', 'd']);
   });
 });

@@ -1,5 +1,4 @@
 import { timerDelay } from '../../core/values';
-import { PriorityLane } from '../../dispatcher/lane';
 import { createFetchTransport } from '../../transport/fetch-transport';
 import type { Platform } from '../platform';
 import { createLocalStorage } from './local-storage';
@@ -9,9 +8,9 @@ import { randomUuid } from './random-uuid';
 let platform: Platform | undefined;
 
 /**
- * Browsers: the page's own `fetch` (the browser limits connections itself), and a small lane
- * instead of p-queue, which would take 1.4 KB of the script-tag bundle. Made on first use, so
- * importing the SDK touches no storage and adds no listener.
+ * Browsers: the page's own `fetch` (the browser limits connections itself), the page lifecycle
+ * and the localStorage journal. Made on first use, so importing the SDK touches no storage and
+ * adds no listener.
  */
 export function browserPlatform(): Platform {
   if (platform) return platform;
@@ -22,7 +21,6 @@ export function browserPlatform(): Platform {
   };
   platform = {
     createTransport: () => createFetchTransport((input, init) => fetch(input, init)),
-    createLane: (concurrency) => new PriorityLane(concurrency),
     schedule,
     newId: randomUuid,
     storage,

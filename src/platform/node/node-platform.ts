@@ -2,12 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { timerDelay } from '../../core/values';
 import type { ClientHandle, Platform } from '../platform';
 import { createHttpTransport } from './http-transport';
-import { createPQueueLane } from './p-queue-lane';
 
 /** Node: `node:http` keep-alive transport, timers that never hold the process open, and the process's end. */
 export const nodePlatform: Platform = {
   createTransport: createHttpTransport,
-  createLane: createPQueueLane,
   schedule(fn, ms) {
     const timer = setTimeout(fn, timerDelay(ms));
     timer.unref();

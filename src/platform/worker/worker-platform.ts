@@ -1,5 +1,4 @@
 import { timerDelay } from '../../core/values';
-import { PriorityLane } from '../../dispatcher/lane';
 import { createFetchTransport } from '../../transport/fetch-transport';
 import type { Platform } from '../platform';
 
@@ -8,14 +7,13 @@ declare const Deno: { unrefTimer(id: number): void } | undefined;
 
 /**
  * Runtimes with web APIs and no page: Cloudflare Workers (workerd), Vercel Edge, Deno. `fetch`,
- * the small lane, `crypto.randomUUID` (every one of them is a secure context): no Node built-in,
- * no p-queue, no localStorage, no page lifecycle. Timers are unref'd where the runtime can (Deno,
+ * `crypto.randomUUID` (every one of them is a secure context): no Node built-in,
+ * no localStorage, no page lifecycle. Timers are unref'd where the runtime can (Deno,
  * and Bun's or Node's objects), so a script ends once its work is done, as on Node.
  */
 export const workerPlatform: Platform = {
   // Looked up per call: a test or the host may replace the global fetch after the SDK loaded.
   createTransport: () => createFetchTransport((input, init) => fetch(input, init)),
-  createLane: (concurrency) => new PriorityLane(concurrency),
   schedule(fn, ms) {
     const timer: unknown = setTimeout(fn, timerDelay(ms));
     unref(timer);
