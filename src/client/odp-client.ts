@@ -80,7 +80,7 @@ export class OdpClient {
     for (const problem of problems) this.logger.error(`invalid config: ${problem}`);
     const odp = options.odp;
     this.transport = platform.createTransport({ maxSockets: maxSlots(odp.maxConcurrentRequests) });
-    this.scheduler = new FlushScheduler(odp.flushIntervalMs, platform.schedule, () => this.cutBatch());
+    this.scheduler = new FlushScheduler(odp.flushIntervalMs, platform.schedule, () => this.cutBatch(), () => this.queue.length > 0);
     // A choice the user made (setOptOut) wins; else the site's default, or the browser's GPC signal.
     const chosen = platform.storage?.get(OPT_OUT_STORAGE_KEY);
     this.userOptedOut = chosen === '1' || (chosen !== '0' && (options.optOut || (options.honorGlobalPrivacyControl && globalPrivacyControl())));
@@ -349,7 +349,7 @@ export class OdpClient {
     }
     this.stats_.accept();
     const length = this.queue.push(event);
-    if (length >= this.options.odp.batchSize) this.cutBatch();
+    if (length >= this.options.odp.batchSize) this.cutBatch(true);
     else if (length === 1) this.scheduler.arm();
     this.host?.queueChanged();
     return null;
@@ -420,9 +420,12 @@ export class OdpClient {
     return error;
   }
 
-  /** Hands the queued events to the dispatcher as one batch, with the ODP settings they were queued under. */
-  private cutBatch(): void {
-    this.scheduler.cancel();
+  /**
+   * Hands the queued events to the dispatcher as one batch, with the ODP settings they were queued
+   * under. `full`: cut because it reached batchSize (the flush timer then serves the next batch).
+   */
+  private cutBatch(full = false): void {
+    if (!full) this.scheduler.cancel();
     if (this.queue.length === 0) return;
     const events = this.queue.take();
     const odp = this.odp;

@@ -47,9 +47,36 @@ export interface RawEvent {
 export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | OdpError {
   let field: Field = 'identifiers';
   try {
-    const size = { chars: 0 };
-    const identifiers = readIdentifiers(raw.identifiers, size);
-    if (identifiers instanceof OdpError) return identifiers;
+    // Characters of keys and values: a cheap bound that spares most events an exact measure.
+    let chars = 0;
+    const identifiers: Record<string, string> = {};
+    const input = raw.identifiers;
+    const entries = entriesOf(input);
+    if (!entries) {
+      return invalid(field, input === undefined || input === null ? ' are required, e.g. { fs_user_id: "user123" }' : ` must be an object of strings, got ${describe(input)}`);
+    }
+    let count = 0;
+    let userIdKey: string | undefined;
+    for (let i = 0; i < entries.length; i += 2) {
+      const rawKey = checkKey(field, entries[i]);
+      if (typeof rawKey !== 'string') return rawKey;
+      const value = entries[i + 1];
+      if (typeof value !== 'string') return invalid(field, `.${rawKey} must be a string, got ${describe(value)}`);
+      if (value === '') continue; // an empty identifier identifies nobody
+      const key = normaliseIdentifierKey(rawKey);
+      if (key === FS_USER_ID) {
+        // Only fs_user_id has several spellings, so only it can arrive twice.
+        if (userIdKey !== undefined) {
+          if (identifiers.fs_user_id === value) continue;
+          return invalid(field, `.${rawKey} conflicts with another spelling of ${FS_USER_ID}`);
+        }
+        userIdKey = rawKey;
+      }
+      count++;
+      identifiers[key] = value;
+      chars += key.length + value.length;
+    }
+    if (count === 0) return invalid(field, ' need at least one non-empty value');
 
     field = 'type';
     const type = raw.type;
@@ -71,17 +98,42 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
       data_source: SDK_NAME,
       data_source_version: SDK_VERSION,
     };
-    const error = readData(raw.data, data, size);
-    if (error) return error;
+    const dataInput = raw.data;
+    if (dataInput !== undefined && dataInput !== null) {
+      const pairs = entriesOf(dataInput);
+      if (!pairs) return invalid(field, ` must be an object, got ${describe(dataInput)}`);
+      for (let i = 0; i < pairs.length; i += 2) {
+        const key = checkKey(field, pairs[i]);
+        if (typeof key !== 'string') return key;
+        const value = pairs[i + 1];
+        switch (typeof value) {
+          case 'string':
+            chars += value.length;
+            break;
+          case 'number':
+            if (!Number.isFinite(value)) return invalid(field, `.${key} must be a finite number, got ${value}`);
+            chars += 24;
+            break;
+          case 'boolean':
+            chars += 5;
+            break;
+          default:
+            if (value !== null) return invalid(field, `.${key} must be a string, number, boolean or null, got ${describe(value)}`);
+            chars += 4;
+        }
+        chars += key.length;
+        data[key] = value as OdpDataValue;
+      }
+    }
 
     if (ctx.vuid && identifiers.vuid === undefined) {
       identifiers.vuid = ctx.vuid;
-      size.chars += 4 + ctx.vuid.length;
+      chars += 4 + ctx.vuid.length;
     }
     // Measured as it will be sent: the vuid and the defaults are in, the id is counted below.
     const event: OdpWireEvent = { type: type || DEFAULT_TYPE, action, identifiers, data };
-    size.chars += event.type.length + action.length + ID_CHARS;
-    if (size.chars * WORST_GROWTH + FRAME_BYTES > ctx.maxEventBytes) {
+    chars += event.type.length + action.length + ID_CHARS;
+    if (chars * WORST_GROWTH + FRAME_BYTES > ctx.maxEventBytes) {
       // Only events that could be too large pay for an exact measure.
       const bytes = utf8Length(JSON.stringify(event)) + (data.idempotence_id === '' ? ID_CHARS : 0);
       if (bytes > ctx.maxEventBytes) {
@@ -94,58 +146,10 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
   }
 }
 
-function readIdentifiers(input: unknown, size: { chars: number }): Record<string, string> | OdpError {
-  const ids: IdentifierState = { out: {}, count: 0, seenUserId: false };
-  const error = eachEntry(input, (key, value) => addIdentifier(ids, key, value, size));
-  if (error === null) {
-    return invalid('identifiers', input === undefined || input === null
-      ? ' are required, e.g. { fs_user_id: "user123" }'
-      : ` must be an object of strings, got ${describe(input)}`);
-  }
-  if (error) return error;
-  if (ids.count === 0) {
-    return invalid('identifiers', ' need at least one non-empty value');
-  }
-  return ids.out;
-}
-
-interface IdentifierState {
-  out: Record<string, string>;
-  count: number;
-  seenUserId: boolean;
-}
-
-function addIdentifier(ids: IdentifierState, anyKey: unknown, value: unknown, size: { chars: number }): OdpError | undefined {
-  const rawKey = checkKey('identifiers', anyKey);
-  if (rawKey instanceof OdpError) return rawKey;
-  if (typeof value !== 'string') return invalid('identifiers', `.${rawKey} must be a string, got ${describe(value)}`);
-  if (value === '') return undefined; // an empty identifier identifies nobody
-  const key = normaliseIdentifierKey(rawKey);
-  if (key === FS_USER_ID) {
-    if (ids.seenUserId) {
-      // Only fs_user_id has several spellings, so only it can arrive twice.
-      return ids.out.fs_user_id === value
-        ? undefined
-        : invalid('identifiers', `.${rawKey} conflicts with another spelling of ${FS_USER_ID}`);
-    }
-    ids.seenUserId = true;
-  }
-  ids.count++;
-  ids.out[key] = value;
-  size.chars += key.length + value.length;
-  return undefined;
-}
-
 /** `FS-USER-ID`, `FS_USER_ID`, `fs-user-id` and every other case become `fs_user_id`. */
 function normaliseIdentifierKey(key: string): string {
   if (key.length !== FS_USER_ID.length || key === FS_USER_ID) return key;
   return key.toLowerCase().replace(/-/g, '_') === FS_USER_ID ? FS_USER_ID : key;
-}
-
-function readData(input: unknown, out: Record<string, OdpDataValue>, size: { chars: number }): OdpError | undefined {
-  if (input === undefined || input === null) return undefined;
-  const error = eachEntry(input, (key, value) => addData(out, key, value, size));
-  return error === null ? invalid('data', ` must be an object, got ${describe(input)}`) : error;
 }
 
 /** Keys must be non-empty strings, and never `__proto__` (it would set the prototype). */
@@ -154,54 +158,29 @@ function checkKey(field: Field, key: unknown): string | OdpError {
   return key === '__proto__' ? invalid(field, ' must not have the key "__proto__"') : key;
 }
 
-function addData(out: Record<string, OdpDataValue>, anyKey: unknown, value: unknown, size: { chars: number }): OdpError | undefined {
-  const key = checkKey('data', anyKey);
-  if (key instanceof OdpError) return key;
-  switch (typeof value) {
-    case 'string':
-      size.chars += value.length;
-      break;
-    case 'number':
-      if (!Number.isFinite(value)) return invalid('data', `.${key} must be a finite number, got ${value}`);
-      size.chars += 24;
-      break;
-    case 'boolean':
-      size.chars += 5;
-      break;
-    default:
-      if (value !== null) {
-        return invalid('data', `.${key} must be a string, number, boolean or null, got ${describe(value)}`);
-      }
-      size.chars += 4;
-  }
-  size.chars += key.length;
-  out[key] = value as OdpDataValue;
-  return undefined;
-}
-
 /**
- * Visits the entries of a plain object (own enumerable keys, read by key: no array per entry on
- * the hot path) or of a Map, up to the first error. Returns that error, or null when `input` is
- * neither (class instances, Dates, arrays, ...).
+ * The entries of a plain object (own enumerable keys, read by key) or of a Map, as one flat
+ * array of keys and values: no array per entry, no callback per event on the hot path. Null for
+ * anything else (class instances, Dates, arrays, ...). A getter that throws throws here, inside
+ * buildEvent's guard.
  */
-function eachEntry(input: unknown, visit: (key: unknown, value: unknown) => OdpError | undefined): OdpError | undefined | null {
+function entriesOf(input: unknown): unknown[] | null {
   if (input instanceof Map) {
-    for (const [key, value] of input) {
-      const error = visit(key, value);
-      if (error) return error;
-    }
-    return undefined;
+    const out: unknown[] = [];
+    for (const [key, value] of input) out.push(key, value);
+    return out;
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return null;
   const proto: unknown = Object.getPrototypeOf(input);
   if (proto !== Object.prototype && proto !== null) return null;
   const object = input as Record<string, unknown>;
   const keys = Object.keys(object);
+  const out = new Array<unknown>(keys.length * 2);
   for (let i = 0; i < keys.length; i++) {
-    const error = visit(keys[i], object[keys[i]!]);
-    if (error) return error;
+    out[2 * i] = keys[i];
+    out[2 * i + 1] = object[keys[i]!];
   }
-  return undefined;
+  return out;
 }
 
 function describe(value: unknown): string {

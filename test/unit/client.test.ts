@@ -105,16 +105,18 @@ describe('client: accepted events', () => {
     expect(transport.bodies()[0]![0]!.data.idempotence_id).toBe('mine');
   });
 
-  it('a full batch goes at once, without a timer', async () => {
+  it('a full batch goes at once, without waiting for the timer; the timer, left to serve a next batch, ends when it finds none', async () => {
     const { client, transport, clock } = makeClient({ datafile: datafile(), odp: { batchSize: 3, flushIntervalMs: 60_000 } });
     client.sendOdpEvent(event(1));
     client.sendOdpEvent(event(2));
     expect(clock.pending).toBe(1);
     client.sendOdpEvent(event(3));
-    expect(clock.pending).toBe(0);
     await settle();
     expect(transport.bodies().map((b) => b.length)).toEqual([3]);
     expect(client.stats()).toMatchObject({ accepted: 3, delivered: 3, requests: 1 });
+    await clock.advance(60_000);
+    expect(clock.pending).toBe(0);
+    expect(transport.calls).toHaveLength(1);
   });
 
   it('a partial batch goes flushIntervalMs after its first event; no timer while idle', async () => {

@@ -20,11 +20,13 @@ describe('BatchQueue', () => {
 });
 
 describe('FlushScheduler', () => {
+  /** `queued`: whether events wait (the client's queue); the test sets it as events come and go. */
   function rig(intervalMs: number) {
     const clock = new FakeClock();
     let due = 0;
-    const scheduler = new FlushScheduler(intervalMs, clock.schedule, () => void due++);
-    return { clock, scheduler, due: () => due };
+    const state = { queued: true };
+    const scheduler = new FlushScheduler(intervalMs, clock.schedule, () => void due++, () => state.queued);
+    return { clock, scheduler, due: () => due, state };
   }
 
   it('no timer while idle', () => {
@@ -86,5 +88,33 @@ describe('FlushScheduler', () => {
     scheduler.arm(); // can be armed again after a cancel
     await settle();
     expect(due()).toBe(1);
+  });
+
+  it('a batch cut because it was full leaves the timer to the next partial batch: one timer for a burst, still due intervalMs after that batch began', async () => {
+    const { clock, scheduler, due, state } = rig(1_000);
+    scheduler.arm(); // batch 1 begins at 0 ...
+    await clock.advance(300);
+    state.queued = false; // ... and is cut full at 300, without cancel()
+    await clock.advance(100);
+    state.queued = true;
+    scheduler.arm(); // batch 2 begins at 400: the pending timer serves it
+    expect(clock.pending).toBe(1);
+    await clock.advance(600); // 1,000: the timer finds batch 2 young and waits out its interval
+    expect(due()).toBe(0);
+    expect(clock.delays).toEqual([1_000, 400]);
+    await clock.advance(399);
+    expect(due()).toBe(0);
+    await clock.advance(1);
+    expect(due()).toBe(1); // 1,400: batch 2's interval
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a timer that finds the queue empty ends there: no timer while idle', async () => {
+    const { clock, scheduler, due, state } = rig(1_000);
+    scheduler.arm();
+    state.queued = false; // cut full
+    await clock.advance(1_000);
+    expect(due()).toBe(0);
+    expect(clock.pending).toBe(0);
   });
 });
