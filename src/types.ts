@@ -1,5 +1,89 @@
 import type { OdpError } from './event/odp-error';
 
+/**
+ * The client `createInstance` returns. Every method is safe to call in any state: none throws into
+ * the caller, and none rejects except `onReady`.
+ */
+export interface OdpClient {
+  /**
+   * Queues an event for ODP. Returns `null` when it was accepted, or an {@link OdpError} that says
+   * why it was discarded (its `code`, and a message naming the field). Never throws.
+   */
+  sendOdpEvent(event: OdpEventInput): OdpError | null;
+  /** The positional form: `type` first (empty or null becomes `"fullstack"`), then `action`. */
+  sendOdpEvent(type: string | null | undefined, action: string, identifiers: OdpIdentifiers, data?: OdpData | null): OdpError | null;
+  /**
+   * Resolves once a valid datafile is held. Rejects with an Error when `timeoutMs` passes first
+   * (its message names the last cause: the datafile URL and the status or error), when the client
+   * is closed first, or at once when it can never be ready (an invalid datafile and no `sdkKey`).
+   * While it waits with a timeout, it keeps a Node process alive, so that the caller's `catch` runs.
+   */
+  onReady(options?: OnReadyOptions): Promise<void>;
+  /** True once a valid datafile is held. */
+  isReady(): boolean;
+  /**
+   * Sends everything queued so far and waits until each of those events is delivered or dropped.
+   * Never rejects. Resolves `true` when they all settled, `false` when `timeoutMs` passed first: the
+   * events not settled then stay queued and are still delivered later (flush is not close).
+   */
+  flush(options?: FlushOptions): Promise<boolean>;
+  /**
+   * Stops the client: later events get `closed`, polling stops, what is queued is sent, and what is
+   * still undelivered at the deadline is dropped as `closed` (one warning says how many). Resolves
+   * (never rejects) by the deadline; then no timer or socket keeps Node alive. Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void>;
+  /** Counters: accepted, delivered, dropped (by reason), rejected calls (by code), pending, unconfirmed, requests. */
+  stats(): OdpStats;
+  /**
+   * Listens to `ready`, `delivered`, `dropped` or `datafileUpdate`; returns a function that
+   * unsubscribes. A listener that throws is logged (each distinct message once) and never disturbs
+   * delivery or the other listeners.
+   */
+  on<K extends keyof OdpClientEvents>(name: K, listener: (payload: OdpClientEvents[K]) => void): () => void;
+  /** Like {@link on}, for the next event of that name only; the returned function cancels it. */
+  once<K extends keyof OdpClientEvents>(name: K, listener: (payload: OdpClientEvents[K]) => void): () => void;
+  /**
+   * Opts the user out of (or back into) sending. Opting out stops sending at once: every event queued,
+   * waiting for a retry or stored in the browser is discarded (counted as dropped with reason
+   * `optedOut`), the stored visitor id is removed, and later events get `optedOut`. Opting back in
+   * starts clean, with a new visitor id when `vuid` is on. Browsers keep the choice. Never throws.
+   */
+  setOptOut(optedOut: boolean): void;
+  /** Whether the user is opted out (see {@link setOptOut}). */
+  isOptedOut(): boolean;
+  /** The visitor id when `vuid: true` was configured, else null. */
+  getVuid(): string | null;
+  /**
+   * A context for one user, whose qualified ODP segments it can fetch. Sends the implicit
+   * `identified` event when the user id and the visitor id make two identifiers to link.
+   * Returns null, with a warning, before the client is ready or for a user id that is not a
+   * non-empty string. Never throws.
+   */
+  createUserContext(userId: string, attributes?: OdpUserAttributes): OdpUserContext | null;
+}
+
+/**
+ * One user of the host application, made by `client.createUserContext(userId, attributes)`: holds
+ * the user's attributes and, once fetched, the ODP segments the user qualifies for.
+ */
+export interface OdpUserContext {
+  /** The id ODP knows the user by (`fs_user_id`, or `vuid` for a visitor id). */
+  readonly userId: string;
+  /** A copy of the attributes given to `createUserContext`. */
+  readonly attributes: OdpUserAttributes;
+  /** The segments the user qualified for at the last successful fetch; null before one, or when the last fetch failed. */
+  readonly qualifiedSegments: readonly string[] | null;
+  /**
+   * Fetches (or takes from the cache) the ODP segments, among those the datafile's audiences use,
+   * that the user qualifies for. Resolves `true` on success, `false` when it failed (the reason is
+   * logged and `qualifiedSegments` becomes null). Never rejects.
+   */
+  fetchQualifiedSegments(options?: FetchQualifiedSegmentsOptions): Promise<boolean>;
+  /** True when the last successful fetch found the user in `segment`. */
+  isQualifiedFor(segment: string): boolean;
+}
+
 /** A value ODP accepts in an event's `data`. `null` is sent as JSON `null`. */
 export type OdpDataValue = string | number | boolean | null;
 
@@ -137,9 +221,16 @@ export interface OdpClientConfig {
    * delivery promise (it never rejects) as the batch is cut, e.g. `(p) => ctx.waitUntil(p)` on
    * Cloudflare or `waitUntil` from `@vercel/functions`. With it, a partial batch goes out at the
    * end of the current task and `odp.flushIntervalMs` is ignored: no event waits for a timer that
-   * the request would not outlive.
+   * the request would not outlive. Each promise settles within `waitUntilTimeoutMs`.
    */
   waitUntil?: (promise: Promise<unknown>) => void;
+  /**
+   * With `waitUntil`: the most time a batch's promise may take. What is not delivered by then
+   * (a retry through an outage, a long `Retry-After`) is dropped as `waitUntilTimeout`, counted and
+   * reported, while the host still runs: Cloudflare and Vercel cancel `waitUntil` work about 30 s
+   * after the response, without a word. Default 25,000 (at most 900,000).
+   */
+  waitUntilTimeoutMs?: number;
 }
 
 /** Which build of the SDK a runtime loaded through the package's export conditions (the script-tag bundle names none). */
@@ -156,7 +247,12 @@ export type DropReason =
   /** `close()` reached its deadline before they were delivered. */
   | 'closed'
   /** The user opted out (`setOptOut(true)`): what was waiting was discarded. */
-  | 'optedOut';
+  | 'optedOut'
+  /**
+   * With `waitUntil`: not delivered within `waitUntilTimeoutMs` of being handed over, so dropped while
+   * the host still runs (it would cancel the work about 30 s after the response, silently).
+   */
+  | 'waitUntilTimeout';
 
 /**
  * Counters for logging or export. `accepted == delivered + dropped + pending + unconfirmed` always
@@ -193,7 +289,9 @@ export interface OdpStats {
 
 /** ODP settings read from a datafile. */
 export interface OdpSettings {
+  /** Where events go: `POST {host}/v3/events` (no trailing slash). */
   host: string;
+  /** The ODP public API key, sent as `x-api-key` (never logged). */
   publicKey: string;
 }
 
@@ -212,6 +310,15 @@ export interface OdpClientEvents {
 /** Options of `onReady`. */
 export interface OnReadyOptions {
   /** Reject with an Error when no valid datafile is held after this many ms. */
+  timeoutMs?: number;
+}
+
+/** Options of `flush`. */
+export interface FlushOptions {
+  /**
+   * Stop waiting after this many ms: `flush` then resolves `false` and the events not yet settled
+   * stay queued (they are not dropped). Without it, `flush` waits until every event settles.
+   */
   timeoutMs?: number;
 }
 

@@ -13,6 +13,8 @@ import { StatsTracker } from '../core/stats-tracker';
 import type { Transport } from '../transport/transport';
 import type {
   CloseOptions,
+  FlushOptions,
+  OdpClient,
   OdpClientConfig,
   OdpClientEvents,
   OdpData,
@@ -26,8 +28,8 @@ import type {
 } from '../types';
 import { loadOrCreateVuid, VUID_STORAGE_KEY } from './vuid';
 import type { SegmentsFactory, SegmentsService } from '../segments/segments-manager';
-import { identifyIdentifiers, OdpUserContext } from '../segments/user-context';
-import type { OdpUserAttributes } from '../types';
+import { identifyIdentifiers, UserContext } from '../segments/user-context';
+import type { OdpUserAttributes, OdpUserContext } from '../types';
 import { resolveOptions, type ResolvedOptions } from './options';
 
 const NOT_READY = 'the datafile is not ready yet; event discarded';
@@ -35,10 +37,11 @@ const NOT_READY = 'the datafile is not ready yet; event discarded';
 const SEGMENTS_MAX_SOCKETS = 8;
 
 /**
- * The client: validates events and hands them to the queue. Everything after that (batching,
- * sending, retrying) happens off the caller's path.
+ * The client behind the public {@link OdpClient} interface: validates events and hands them to the
+ * queue. Everything after that (batching, sending, retrying) happens off the caller's path. Not
+ * exported from the package: the entry points' `createInstance` makes it with their platform.
  */
-export class OdpClient {
+export class Client implements OdpClient {
   private readonly options: ResolvedOptions;
   private readonly logger: SafeLogger;
   private readonly emitter = new Emitter<OdpClientEvents>();
@@ -143,9 +146,11 @@ export class OdpClient {
   }
 
   /**
-   * Resolves once a valid datafile is held. Rejects with an Error when `timeoutMs` passes first,
-   * when the client is closed first, or at once when it can never be ready (an invalid datafile
-   * and no sdkKey). Its timer never keeps Node alive.
+   * Resolves once a valid datafile is held. Rejects with an Error when `timeoutMs` passes first
+   * (naming the last cause: the datafile URL and its status or error), when the client is closed
+   * first, or at once when it can never be ready (an invalid datafile and no sdkKey). While it
+   * waits with a timeout it keeps Node alive: every other SDK timer is unref'd, so without it the
+   * event loop could empty first and the caller's `catch` would never run.
    */
   onReady(options: OnReadyOptions = {}): Promise<void> {
     if (this.ready) return Promise.resolve();
@@ -153,27 +158,40 @@ export class OdpClient {
     if (this.neverReady) return Promise.reject(new Error(this.neverReady));
     return new Promise((resolve, reject) => {
       let cancelTimer: (() => void) | undefined;
+      let release: (() => void) | undefined;
       const done = (error?: Error) => {
         cancelTimer?.();
+        release?.();
         this.readyWaiters.delete(done);
         if (error) reject(error);
         else resolve();
       };
       this.readyWaiters.add(done);
-      const timeoutMs = options?.timeoutMs;
-      if (typeof timeoutMs === 'number' && timeoutMs >= 0) {
-        cancelTimer = this.platform.schedule(() => done(new Error(`odp-sdk: no valid datafile within ${timeoutMs} ms`)), timeoutMs);
+      const timeoutMs = timeoutOf(options);
+      if (timeoutMs !== undefined) {
+        release = this.platform.holdOpen?.();
+        cancelTimer = this.platform.schedule(() => done(new Error(this.logger.redact(`odp-sdk: no valid datafile within ${timeoutMs} ms; ${this.datafiles.problem()}`))), timeoutMs);
       }
     });
   }
 
-  /** Sends everything queued so far; resolves (never rejects) once each of those events is delivered or dropped. */
-  async flush(): Promise<void> {
+  /**
+   * Sends everything queued so far and waits until each of those events is delivered or dropped:
+   * resolves `true` then, or `false` once `timeoutMs` passed first (what is left stays queued).
+   * Never rejects. Node stays up while it waits.
+   */
+  async flush(options: FlushOptions = {}): Promise<boolean> {
     this.cutBatch();
+    const timeoutMs = timeoutOf(options);
     const release = this.platform.holdOpen?.();
+    let cancelTimer: (() => void) | undefined;
     try {
-      await this.dispatcher.flush();
+      const settled = this.dispatcher.flush().then(() => true);
+      if (timeoutMs === undefined) return await settled;
+      const deadline = new Promise<boolean>((resolve) => (cancelTimer = this.platform.schedule(() => resolve(false), timeoutMs)));
+      return await Promise.race([settled, deadline]);
     } finally {
+      cancelTimer?.();
       release?.();
     }
   }
@@ -186,7 +204,7 @@ export class OdpClient {
   close(options: CloseOptions = {}): Promise<void> {
     if (!this.closing) {
       this.closed = true;
-      const timeoutMs = typeof options?.timeoutMs === 'number' && options.timeoutMs >= 0 ? options.timeoutMs : this.options.closeTimeoutMs;
+      const timeoutMs = timeoutOf(options) ?? this.options.closeTimeoutMs;
       this.datafiles.stop();
       this.segments?.close();
       for (const settle of [...this.readyWaiters]) settle(new Error('odp-sdk: the client was closed before it was ready'));
@@ -222,6 +240,16 @@ export class OdpClient {
     return this.emitter.on(name, listener);
   }
 
+  /** Like {@link on}, for the next event of that name only. */
+  once<K extends keyof OdpClientEvents>(name: K, listener: (payload: OdpClientEvents[K]) => void): () => void {
+    if (typeof listener !== 'function') return () => {};
+    const off = this.emitter.on(name, (payload) => {
+      off();
+      listener(payload);
+    });
+    return off;
+  }
+
   /**
    * A context for one user, whose qualified ODP segments it can fetch. Sends the implicit
    * `identified` event when the user id and the visitor id make two identifiers to link.
@@ -244,7 +272,7 @@ export class OdpClient {
       }
       const isObject = isRecord(attributes);
       if (attributes !== undefined && !isObject) this.logger.warn('createUserContext: attributes must be an object');
-      const user = new OdpUserContext(userId, isObject ? attributes : {}, {
+      const user = new UserContext(userId, isObject ? attributes : {}, {
         fetchSegments: (userKey, userValue, options) => {
           if (this.userOptedOut) {
             this.logger.info('fetchQualifiedSegments: the user opted out; no request was made');
@@ -427,14 +455,28 @@ export class OdpClient {
     const odp = this.odp;
     if (odp) {
       const delivered = this.dispatcher.dispatch(events, odp);
-      try {
-        this.options.waitUntil?.(delivered);
-      } catch (error) {
-        // An unbound `ctx.waitUntil` throws "Illegal invocation"; the host's mistake must not become its crash.
-        this.logger.error(`waitUntil threw (bind it to its ctx): ${String(error)}`);
-      }
+      const waitUntil = this.options.waitUntil;
+      if (waitUntil) this.handOver(waitUntil, delivered, events);
     }
     this.host?.queueChanged();
+  }
+
+  /**
+   * Gives the host a batch's promise that settles by `waitUntilTimeoutMs`: the host would cancel
+   * the work silently about 30 s after the response, so what is undelivered at the deadline is
+   * dropped (counted and reported) while the host still runs.
+   */
+  private handOver(waitUntil: (promise: Promise<unknown>) => void, delivered: Promise<void>, events: OdpWireEvent[]): void {
+    const timeoutMs = this.options.waitUntilTimeoutMs;
+    const cancel = this.platform.schedule(() => {
+      this.dispatcher.expire(events, 'waitUntilTimeout', `not delivered within waitUntilTimeoutMs (${timeoutMs} ms), before the host ends the function`);
+    }, timeoutMs);
+    try {
+      waitUntil(delivered.finally(cancel));
+    } catch (error) {
+      // An unbound `ctx.waitUntil` throws "Illegal invocation"; the host's mistake must not become its crash.
+      this.logger.error(`waitUntil threw (bind it to its ctx): ${String(error)}`);
+    }
   }
 
   private takeDatafile(datafile: ParsedDatafile): void {
@@ -457,6 +499,16 @@ export class OdpClient {
       this.announceVisitor();
     }
     if (takeOver) this.host?.settings(next);
+  }
+}
+
+/** The `timeoutMs` of a method's options, when it is a number >= 0; never throws (a hostile getter counts as none). */
+function timeoutOf(options: { timeoutMs?: number } | undefined): number | undefined {
+  try {
+    const timeoutMs = options?.timeoutMs;
+    return typeof timeoutMs === 'number' && timeoutMs >= 0 ? timeoutMs : undefined;
+  } catch {
+    return undefined;
   }
 }
 

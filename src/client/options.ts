@@ -36,6 +36,7 @@ export interface ResolvedOptions {
   honorGlobalPrivacyControl: boolean;
   /** The host's `waitUntil`; undefined when none was given. */
   waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  waitUntilTimeoutMs: number;
   logger: Logger;
   logLevel: LogLevel;
   odp: Record<OdpCountName, number> & Record<OdpFlagName, boolean> & { compression: 'gzip' | 'none' };
@@ -109,6 +110,7 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
     optOut: flag(input.optOut, 'optOut', false),
     honorGlobalPrivacyControl: flag(input.honorGlobalPrivacyControl, 'honorGlobalPrivacyControl', false),
     waitUntil,
+    waitUntilTimeoutMs: count(input.waitUntilTimeoutMs, 'waitUntilTimeoutMs', 25_000, 0),
     logger: loggerOk ? (input.logger as Logger) : console,
     logLevel: levelOk ? (input.logLevel as LogLevel) : 'warn',
     odp,

@@ -23,6 +23,13 @@ export class SafeLogger {
     if (value) this.secrets.add(value);
   }
 
+  /** `text` with every registered secret masked: for messages that leave the SDK other than as log lines (errors). */
+  redact(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) out = out.split(secret).join('***');
+    return out;
+  }
+
   enabled(level: LogLevel): boolean {
     return RANK[level] >= this.rank;
   }
@@ -42,8 +49,7 @@ export class SafeLogger {
 
   private write(level: Exclude<LogLevel, 'silent'>, message: string): void {
     if (RANK[level] < this.rank) return;
-    let line = PREFIX + message;
-    for (const secret of this.secrets) line = line.split(secret).join('***');
+    const line = this.redact(PREFIX + message);
     try {
       this.sink[level](line);
     } catch {

@@ -249,6 +249,29 @@ export class Dispatcher {
     return count;
   }
 
+  /**
+   * Drops as `reason`, at once, what is still undelivered of the batch dispatched with `events`:
+   * the batch itself or the parts a 413 split it into (they hold the same event objects), whether
+   * queued, waiting for a retry or in flight (a late answer is then ignored). For a deadline that
+   * the host imposes on one batch (waitUntil); its promise settles now. Returns how many events
+   * were dropped.
+   */
+  expire(events: readonly OdpWireEvent[], reason: DropReason, why: string): number {
+    const mine = new Set(events);
+    let count = 0;
+    for (const job of [...this.outstanding, ...this.unconfirmed]) {
+      if (!mine.has(job.events[0]!)) continue;
+      if (job.state === 'waiting') {
+        job.cancelWait?.();
+        this.waiting--;
+      }
+      count += job.events.length;
+      this.drop(job, reason, undefined, `${job.events.length} events were dropped: ${why}`);
+    }
+    if (count) this.startLane();
+    return count;
+  }
+
   private startLane(): void {
     if (!this.waiting && !this.holds.size) this.lane.start();
   }

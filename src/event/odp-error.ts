@@ -26,6 +26,12 @@ export type OdpErrorCode =
   | 'queueFull'
   | 'closed';
 
+/**
+ * Marks OdpErrors across copies of the SDK: a page or a process can load two (the ESM and the CJS
+ * build, two bundles), and `instanceof` sees only its own copy's class. `Symbol.for` is shared by all.
+ */
+const BRAND = Symbol.for('odp-sdk.OdpError');
+
 /** The error `sendOdpEvent` returns (never throws) when it discards an event. */
 export class OdpError extends Error {
   /** A stable, machine-readable reason; see {@link OdpErrorCode}. */
@@ -36,6 +42,15 @@ export class OdpError extends Error {
     this.name = 'OdpError';
     this.code = code;
   }
+}
+Object.defineProperty(OdpError.prototype, BRAND, { value: true });
+
+/**
+ * Whether `value` is an {@link OdpError}, from this copy of the SDK or another one (ESM and CJS
+ * builds loaded side by side, two bundles on a page), where `instanceof` would say false.
+ */
+export function isOdpError(value: unknown): value is OdpError {
+  return value instanceof OdpError || (typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { isVuid } from '../client/vuid';
 import type { SegmentsUserKey } from './segments-fetcher';
-import type { FetchQualifiedSegmentsOptions, OdpUserAttributes } from '../types';
+import type { FetchQualifiedSegmentsOptions, OdpUserAttributes, OdpUserContext } from '../types';
 
 /** What a user context needs from its client. */
 export interface UserContextHost {
@@ -24,11 +24,8 @@ export function identifyIdentifiers(userId: string, vuid: string | null): Record
   return identifiers;
 }
 
-/**
- * One user of the host application, made by `client.createUserContext(userId, attributes)`:
- * holds the user's attributes and, once fetched, the ODP segments the user qualifies for.
- */
-export class OdpUserContext {
+/** The user context behind the public {@link OdpUserContext} interface (made by `client.createUserContext`). */
+export class UserContext implements OdpUserContext {
   /** The id ODP knows the user by (`fs_user_id`, or `vuid` for a visitor id). */
   readonly userId: string;
   private readonly attributes_: OdpUserAttributes;

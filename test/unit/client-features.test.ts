@@ -189,6 +189,72 @@ describe('client: waitUntil and compression', () => {
     expect(bad.client.stats().delivered).toBe(1);
   });
 
+  it('waitUntilTimeoutMs: every promise settles by its deadline, through an outage with Retry-After; what is left is dropped as waitUntilTimeout and stats balance', async () => {
+    const handed: Array<{ settledAt?: number }> = [];
+    const { client, transport, clock, log } = makeClient({
+      datafile: datafile(),
+      odp: { batchSize: 5, initialBackoffMs: 1_000, maxBackoffMs: 30_000 },
+      waitUntilTimeoutMs: 20_000,
+      waitUntil: (promise) => {
+        const entry: { settledAt?: number } = {};
+        handed.push(entry);
+        void promise.then(() => (entry.settledAt = clock.now()));
+      },
+    });
+    const dropped: Array<{ reason: string; count: number }> = [];
+    client.on('dropped', ({ reason, count }) => dropped.push({ reason, count }));
+    // ODP down for longer than the deadline, asking for 2 minutes between attempts.
+    transport.fallback = { status: 503, headers: { 'retry-after': '120' } };
+    const start = clock.now();
+    for (let i = 0; i < 12; i++) expect(client.sendOdpEvent(event(i))).toBeNull();
+    await settle();
+    expect(handed).toHaveLength(3); // two full batches and the partial one at the end of the task
+    await clock.advance(19_999);
+    expect(handed.filter((entry) => entry.settledAt !== undefined)).toHaveLength(0);
+    await clock.advance(1);
+    expect(handed.map((entry) => entry.settledAt! - start)).toEqual([20_000, 20_000, 20_000]);
+    const stats = client.stats();
+    expect(stats.droppedByReason.waitUntilTimeout).toBe(12);
+    expect(stats).toMatchObject({ accepted: 12, delivered: 0, dropped: 12, pending: 0, queued: 0, inFlight: 0, unconfirmed: 0 });
+    expect(stats.accepted).toBe(stats.delivered + stats.dropped + stats.pending + stats.unconfirmed);
+    expect(dropped.reduce((sum, entry) => sum + entry.count, 0)).toBe(12);
+    expect(new Set(dropped.map((entry) => entry.reason))).toEqual(new Set(['waitUntilTimeout']));
+    expect(log.text()).toMatch(/error: .*events were dropped: not delivered within waitUntilTimeoutMs \(20000 ms\)/);
+    expect(clock.pending).toBe(0); // no retry and no deadline timer left behind
+  });
+
+  it('waitUntilTimeoutMs: a batch in flight at the deadline is dropped too and its late answer ignored; a split batch expires in all its parts; a delivered batch cancels its deadline', async () => {
+    const handed: Promise<unknown>[] = [];
+    const { client, transport, clock } = makeClient({
+      datafile: datafile(),
+      odp: { batchSize: 4, maxConcurrentRequests: 1 },
+      waitUntilTimeoutMs: 5_000,
+      waitUntil: (promise) => void handed.push(promise),
+    });
+    transport.answer({ status: 413 }, 'hang');
+    for (let i = 0; i < 4; i++) client.sendOdpEvent(event(i));
+    await settle();
+    // Split in halves: the first half hangs in flight, the second waits for the slot.
+    expect(transport.calls).toHaveLength(2);
+    let settled = false;
+    void handed[0]!.then(() => (settled = true));
+    await clock.advance(5_000);
+    expect(settled).toBe(true);
+    expect(client.stats()).toMatchObject({ accepted: 4, dropped: 4, pending: 0, inFlight: 0 });
+    expect(client.stats().droppedByReason.waitUntilTimeout).toBe(4);
+    transport.calls[1]!.answer({ status: 202 });
+    await settle();
+    expect(client.stats()).toMatchObject({ delivered: 0, dropped: 4 });
+
+    // Delivered in time: the deadline timer goes with it, nothing is dropped later.
+    transport.fallback = { status: 202 };
+    client.sendOdpEvent(event(9));
+    await settle();
+    await settle();
+    expect(client.stats().delivered).toBe(1);
+    expect(clock.pending).toBe(0);
+  });
+
   it("odp.compression reaches each event request", async () => {
     const { client, transport } = makeClient({ datafile: datafile(), odp: { compression: 'gzip' } });
     client.sendOdpEvent(event(1));

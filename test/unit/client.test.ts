@@ -152,6 +152,55 @@ describe('client: accepted events', () => {
     expect(holds).toEqual({ taken: 1, released: 1 });
   });
 
+  it('flush() resolves true once everything settled, at once when nothing is queued', async () => {
+    const { client, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000 } });
+    expect(await client.flush()).toBe(true);
+    expect(await client.flush({ timeoutMs: 0 })).toBe(true);
+    transport.answer({ status: 400 });
+    client.sendOdpEvent(event());
+    expect(await client.flush({ timeoutMs: 1_000 })).toBe(true); // dropped is settled too
+    expect(client.stats()).toMatchObject({ dropped: 1, pending: 0 });
+  });
+
+  it('flush({ timeoutMs }) resolves false by the deadline, never rejects, and leaves the events queued: they are delivered later', async () => {
+    const { client, transport, clock, holds } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000, initialBackoffMs: 10_000, maxBackoffMs: 10_000 } });
+    transport.answer({ status: 503 }, { status: 503 });
+    for (let i = 0; i < 3; i++) client.sendOdpEvent(event(i));
+    let result: boolean | undefined;
+    void client.flush({ timeoutMs: 5_000 }).then((value) => (result = value));
+    await clock.advance(4_999);
+    expect(result).toBeUndefined();
+    await clock.advance(1);
+    expect(result).toBe(false);
+    expect(holds.taken).toBe(holds.released);
+    // Not dropped: flush is not close.
+    expect(client.stats()).toMatchObject({ accepted: 3, dropped: 0, queued: 3, pending: 3 });
+    expect(client.stats().droppedByReason).toEqual({ retriesExhausted: 0, rejectedByServer: 0, tooLarge: 0, closed: 0, optedOut: 0, waitUntilTimeout: 0 });
+    // A bad timeoutMs is no timeout; a hostile options object never makes flush reject.
+    const hostile = { get timeoutMs(): number { throw new Error('getter'); } };
+    const pending = client.flush(hostile);
+    await clock.advance(60_000);
+    expect(await pending).toBe(true);
+    expect(client.stats()).toMatchObject({ delivered: 3, pending: 0 });
+  });
+
+  it('once() hears one event, then no more; its function cancels it before', async () => {
+    const { client, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } });
+    const heard: number[] = [];
+    client.once('delivered', ({ count }) => heard.push(count));
+    const cancelled: number[] = [];
+    client.once('delivered', ({ count }) => cancelled.push(count))();
+    expect(client.once('delivered', 'nope' as never)).toBeTypeOf('function');
+    transport.fallback = { status: 200 };
+    client.sendOdpEvent(event(1));
+    await settle();
+    client.sendOdpEvent(event(2));
+    client.sendOdpEvent(event(3));
+    await settle();
+    expect(heard).toEqual([1]);
+    expect(cancelled).toEqual([]);
+  });
+
   it('stats, and delivered/dropped events for listeners; a listener that is not a function is ignored', async () => {
     const { client, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } });
     const delivered: Array<OdpClientEvents['delivered']> = [];
@@ -252,12 +301,12 @@ describe('client: datafile', () => {
     await settle();
     expect(state.done).toBe(false);
     await late.clock.advance(1);
-    expect(await rejected).toBe('odp-sdk: no valid datafile within 50 ms');
+    expect(await rejected).toBe('odp-sdk: no valid datafile within 50 ms; no answer yet from https://cdn.optimizely.com/datafiles/k.json');
 
     const zero = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
     const atOnce = zero.client.onReady({ timeoutMs: 0 }).catch((error: Error) => error.message);
     await zero.clock.advance(0);
-    expect(await atOnce).toBe('odp-sdk: no valid datafile within 0 ms');
+    expect(await atOnce).toBe('odp-sdk: no valid datafile within 0 ms; no answer yet from https://cdn.optimizely.com/datafiles/k.json');
 
     const { client, transport, clock } = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
     const before = clock.pending;
@@ -272,6 +321,37 @@ describe('client: datafile', () => {
     await noTimer;
     expect(clock.delays.filter((d) => d === 10_000)).toHaveLength(1);
     expect(clock.pending).toBe(withTimer); // the timeout went, the next poll came
+  });
+
+  it('onReady with timeoutMs holds the host open while it waits (Node would exit first) and rejects naming the last cause', async () => {
+    const { client, clock, holds, transport } = makeClient({ sdkKey: 'bad', datafileUrlTemplate: 'http://127.0.0.1:9/{sdkKey}.json' }, { answers: [{ status: 403 }] });
+    transport.fallback = { status: 403 };
+    await settle();
+    expect(holds).toEqual({ taken: 0, released: 0 });
+    const rejected = client.onReady({ timeoutMs: 3_000 }).catch((error: Error) => error.message);
+    const noTimeout = client.onReady();
+    expect(holds).toEqual({ taken: 1, released: 0 });
+    void noTimeout;
+    expect(holds.taken).toBe(1); // without a timeout it would hold for ever: no hold
+    await clock.advance(3_000);
+    expect(await rejected).toBe(
+      'odp-sdk: no valid datafile within 3000 ms; fetching the datafile from http://127.0.0.1:9/bad.json failed with status 403 (is the sdkKey right, and its datafile published?)',
+    );
+    expect(holds).toEqual({ taken: 1, released: 1 });
+
+    // Settled by the datafile: released too.
+    const later = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
+    const waiting = later.client.onReady({ timeoutMs: 60_000 });
+    expect(later.holds).toEqual({ taken: 1, released: 0 });
+    later.transport.calls[0]!.answer({ status: 200, body: JSON.stringify(datafile()) });
+    await waiting;
+    expect(later.holds).toEqual({ taken: 1, released: 1 });
+    // And by close().
+    const closing = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
+    const closed = closing.client.onReady({ timeoutMs: 60_000 }).catch(() => 'rejected');
+    await closing.client.close({ timeoutMs: 0 });
+    expect(await closed).toBe('rejected');
+    expect(closing.holds.taken - closing.holds.released).toBe(0);
   });
 
   it('onReady rejects when the client is closed first, and at once after close or when it can never be ready', async () => {
