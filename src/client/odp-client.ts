@@ -31,6 +31,7 @@ import type { SegmentsFactory, SegmentsService } from '../segments/segments-mana
 import { identifyIdentifiers, UserContext } from '../segments/user-context';
 import type { OdpUserAttributes, OdpUserContext } from '../types';
 import { resolveOptions, type ResolvedOptions } from './options';
+import { RefusalLog } from './refusals';
 
 const NOT_READY = 'the datafile is not ready yet; event discarded';
 /** Segments fetches for different users may run side by side. */
@@ -44,7 +45,11 @@ const SEGMENTS_MAX_SOCKETS = 8;
 export class Client implements OdpClient {
   private readonly options: ResolvedOptions;
   private readonly logger: SafeLogger;
-  private readonly emitter = new Emitter<OdpClientEvents>();
+  /** A listener that throws is the host's bug: logged, each distinct message once. */
+  private readonly emitter = new Emitter<OdpClientEvents>((name, error) => {
+    const message = `a '${String(name)}' listener threw: ${error instanceof Error ? error.message : String(error)}`;
+    this.logger.once('error', message, `${message} (delivery goes on; each distinct message is logged once)`);
+  });
   private readonly stats_ = new StatsTracker();
   private readonly queue = new BatchQueue();
   private readonly scheduler: FlushScheduler;
@@ -57,8 +62,7 @@ export class Client implements OdpClient {
     return this.buildContext.vuid;
   }
   private userOptedOut: boolean;
-  /** beforeSend errors already logged: each distinct message once (bounded). */
-  private readonly hookErrors = new Set<string>();
+  private readonly refusals: RefusalLog;
   private readonly segments: SegmentsService | undefined;
   private odp: OdpSettings | null = null;
   private ready = false;
@@ -79,6 +83,7 @@ export class Client implements OdpClient {
     const { options, problems } = resolveOptions(config);
     this.options = options;
     this.logger = new SafeLogger(options.logger, options.logLevel);
+    this.refusals = new RefusalLog(this.logger, platform.schedule);
     for (const problem of problems) this.logger.error(`invalid config: ${problem}`);
     const odp = options.odp;
     this.transport = platform.createTransport({ maxSockets: odp.maxConcurrentRequests });
@@ -204,6 +209,7 @@ export class Client implements OdpClient {
   close(options: CloseOptions = {}): Promise<void> {
     if (!this.closing) {
       this.closed = true;
+      this.refusals.summarise();
       const timeoutMs = timeoutOf(options) ?? this.options.closeTimeoutMs;
       this.datafiles.stop();
       this.segments?.close();
@@ -262,7 +268,7 @@ export class Client implements OdpClient {
         this.logger.warn('createUserContext: the datafile is not ready yet; no user context was made and its identified event was discarded (await client.onReady() first)');
         // Counted like every event discarded before ready, when there was one to send.
         if (typeof userId === 'string' && userId !== '' && Object.keys(identifyIdentifiers(userId, this.vuid)).length >= 2) {
-          this.refuse('sdkNotReady', NOT_READY);
+          this.stats_.reject('sdkNotReady'); // the warning above says it
         }
         return null;
       }
@@ -349,10 +355,7 @@ export class Client implements OdpClient {
 
   private accept(args: unknown[]): OdpError | null {
     if (this.userOptedOut) return this.refuse('optedOut', 'the user opted out of sending events (setOptOut)');
-    if (!this.ready) {
-      this.logger.warn(`${NOT_READY} (await client.onReady() before sending)`);
-      return this.refuse('sdkNotReady', NOT_READY);
-    }
+    if (!this.ready) return this.refuse('sdkNotReady', NOT_READY);
     if (this.options.odp.disabled) return this.refuse('odpNotEnabled', 'ODP is disabled in the client options (odp.disabled)');
     const odp = this.odp;
     if (!odp) return this.refuse('odpNotIntegrated', 'the datafile has no usable ODP integration (host and publicKey)');
@@ -391,12 +394,7 @@ export class Client implements OdpClient {
     try {
       result = hook(event);
     } catch (error) {
-      const message = `beforeSend threw: ${error instanceof Error ? error.message : String(error)}`;
-      if (!this.hookErrors.has(message) && this.hookErrors.size < MAX_LOGGED_HOOK_ERRORS) {
-        this.hookErrors.add(message);
-        this.logger.error(`${message} (the event was not sent; this message is logged once)`);
-      }
-      return odpError('beforeSendFailed', message);
+      return odpError('beforeSendFailed', `beforeSend threw: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (result === null) return odpError('filtered', 'beforeSend dropped the event');
     if (typeof result !== 'object') return odpError('beforeSendFailed', `beforeSend must return an event or null, got ${typeof result}`);
@@ -443,7 +441,7 @@ export class Client implements OdpClient {
 
   private refuse(code: OdpErrorCode, message: string, error: OdpError = odpError(code, message)): OdpError {
     this.stats_.reject(code);
-    if (this.logger.enabled('debug')) this.logger.debug(`event discarded: ${code}: ${message}`);
+    this.refusals.report(code, message);
     return error;
   }
 
@@ -516,7 +514,6 @@ function sameOdp(a: OdpSettings | null, b: OdpSettings | null): boolean {
   return a?.host === b?.host && a?.publicKey === b?.publicKey;
 }
 
-const MAX_LOGGED_HOOK_ERRORS = 50;
 
 /** The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`). */
 function globalPrivacyControl(): boolean {

@@ -2,6 +2,8 @@ import type { Logger, LogLevel } from '../types';
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
 const PREFIX = '[odp-sdk] ';
+/** Distinct messages {@link SafeLogger.once} remembers: a host that makes endless new ones cannot grow memory. */
+const MAX_ONCE_KEYS = 100;
 
 /**
  * The client's logger: filters by level, prefixes lines, hides every registered secret,
@@ -10,6 +12,7 @@ const PREFIX = '[odp-sdk] ';
 export class SafeLogger {
   private readonly rank: number;
   private readonly secrets = new Set<string>();
+  private readonly logged = new Set<string>();
 
   constructor(
     private readonly sink: Logger,
@@ -32,6 +35,17 @@ export class SafeLogger {
 
   enabled(level: LogLevel): boolean {
     return RANK[level] >= this.rank;
+  }
+
+  /**
+   * Logs `message` the first time `key` is seen (at most {@link MAX_ONCE_KEYS} keys); returns false,
+   * logging nothing, for a key seen before or beyond the bound.
+   */
+  once(level: Exclude<LogLevel, 'silent'>, key: string, message: string): boolean {
+    if (this.logged.has(key) || this.logged.size >= MAX_ONCE_KEYS) return false;
+    this.logged.add(key);
+    this.write(level, message);
+    return true;
   }
 
   debug(message: string): void {

@@ -50,9 +50,13 @@ describe('client: beforeSend', () => {
     expect(refusal('number')).toEqual(['beforeSendFailed', 'beforeSend must return an event or null, got number']);
     expect(refusal('invalid')[0]).toBe('beforeSendFailed');
     expect(refusal('invalid')[1]).toMatch(/^beforeSend returned an invalid event: action/);
+    // A failing hook is a bug in the host's code: error level, each distinct refusal once.
+    const once = ' (logged once; the same refusal again is counted in stats().rejected and summarised)';
     expect(log.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
-      '[odp-sdk] beforeSend threw: boom (the event was not sent; this message is logged once)',
-      '[odp-sdk] beforeSend threw: plain (the event was not sent; this message is logged once)',
+      `[odp-sdk] event refused: beforeSendFailed: beforeSend threw: boom${once}`,
+      `[odp-sdk] event refused: beforeSendFailed: beforeSend threw: plain${once}`,
+      `[odp-sdk] event refused: beforeSendFailed: beforeSend must return an event or null, got number${once}`,
+      `[odp-sdk] event refused: beforeSendFailed: beforeSend returned an invalid event: action must not be empty${once}`,
     ]);
     expect(client.stats()).toMatchObject({ accepted: 0, rejected: { filtered: 1, beforeSendFailed: 6 } });
     mode = 'pass';
@@ -77,16 +81,24 @@ describe('client: beforeSend', () => {
     expect(sent(removed.transport.bodies())[0]!.data.idempotence_id).toMatch(/^00000000-/);
   });
 
-  it('at most 50 distinct hook errors are logged', () => {
+  it('hook errors that differ only in numbers or quoted values are one refusal; at most 100 distinct refusals are logged, the rest counted', async () => {
     let n = 0;
-    const { client, log } = makeClient({
+    const { client, log, clock } = makeClient({
       datafile: datafile(),
       beforeSend: () => {
-        throw new Error(`e${n++}`);
+        throw new Error(`failed at "${n}" after ${n++} ms`);
       },
     });
     for (let i = 0; i < 60; i++) client.sendOdpEvent(event());
-    expect(log.lines.filter((l) => l.level === 'error')).toHaveLength(50);
+    expect(log.lines.filter((l) => l.level === 'error')).toHaveLength(1);
+    let k = 0;
+    const words = Array.from({ length: 150 }, () => `key${String.fromCharCode(97 + (k % 26))}${String.fromCharCode(97 + Math.floor(k++ / 26))}`);
+    const plain = makeClient({ datafile: datafile() }, { logLevel: 'warn' });
+    for (const word of words) plain.client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'u' }, data: { [word]: [] as never } });
+    expect(plain.log.lines.filter((l) => l.level === 'warn')).toHaveLength(100);
+    await plain.clock.advance(60_000);
+    expect(plain.log.lines.at(-1)!.message).toBe('[odp-sdk] 50 more events refused (invalidData ×50); stats().rejected has every count');
+    void clock;
   });
 });
 

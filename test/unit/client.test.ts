@@ -13,7 +13,10 @@ describe('client: refusals, in order', () => {
     expect(error).toBeInstanceOf(OdpError);
     expect(error?.code).toBe('sdkNotReady');
     expect(error?.message).toBe('the datafile is not ready yet; event discarded');
-    expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] the datafile is not ready yet; event discarded (await client.onReady() before sending)' });
+    expect(log.lines).toContainEqual({
+      level: 'warn',
+      message: '[odp-sdk] event refused: sdkNotReady: the datafile is not ready yet; event discarded (await client.onReady() before sending) (logged once; the same refusal again is counted in stats().rejected and summarised)',
+    });
     expect(client.stats().rejected).toEqual({ sdkNotReady: 1 });
     expect(client.isReady()).toBe(false);
   });
@@ -598,3 +601,88 @@ describe('client: user contexts', () => {
   });
 });
 
+
+describe('client: refusals and listener errors reach the log at the default level', () => {
+  const once = ' (logged once; the same refusal again is counted in stats().rejected and summarised)';
+
+  it('each distinct refusal once at warn (a Date, a nested object, a hook that forgot to return, queueFull), then counted: one summary line a minute, no timer while idle', async () => {
+    const { client, clock, log, transport } = makeClient(
+      { datafile: datafile(), odp: { queueSize: 2, flushIntervalMs: 60_000 }, beforeSend: (e) => (e.action === 'forgot' ? (undefined as never) : e) },
+      { logLevel: 'warn' },
+    );
+    transport.fallback = 'hang';
+    const idle = clock.pending;
+    for (let round = 0; round < 3; round++) {
+      expect(client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'u' }, data: { when: new Date(0) as never } })?.code).toBe('invalidData');
+      expect(client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'u' }, data: { cart: { items: 2 } as never } })?.code).toBe('invalidData');
+      expect(client.sendOdpEvent({ action: 'forgot', identifiers: { fs_user_id: 'u' } })?.code).toBe('beforeSendFailed');
+    }
+    expect(clock.pending).toBe(idle + 1); // the summary timer, armed by the first repeat
+    client.sendOdpEvent(event(1));
+    client.sendOdpEvent(event(2));
+    for (let i = 0; i < 1_000; i++) client.sendOdpEvent(event(i));
+    expect(log.lines.map((l) => `${l.level}: ${l.message}`)).toEqual([
+      `warn: [odp-sdk] event refused: invalidData: data.when must be a string, number, boolean or null, got a Date${once}`,
+      `warn: [odp-sdk] event refused: invalidData: data.cart must be a string, number, boolean or null, got an object${once}`,
+      `error: [odp-sdk] event refused: beforeSendFailed: beforeSend must return an event or null, got undefined${once}`,
+      `warn: [odp-sdk] event refused: queueFull: the queue is full (odp.queueSize 2); event discarded${once}`,
+    ]);
+    expect(client.stats().rejected).toEqual({ invalidData: 6, beforeSendFailed: 3, queueFull: 1_000 });
+    await clock.advance(59_999);
+    expect(log.lines).toHaveLength(4);
+    await clock.advance(1);
+    expect(log.lines.at(-1)).toEqual({ level: 'warn', message: '[odp-sdk] 1005 more events refused (invalidData ×4, beforeSendFailed ×2, queueFull ×999); stats().rejected has every count' });
+    expect(clock.pending).toBe(idle); // no summary timer while there is nothing to summarise (the partial batch went too)
+    await clock.advance(120_000);
+    expect(log.lines).toHaveLength(5);
+    // Counted again later: summarised again; close() says what was counted at once.
+    client.sendOdpEvent(event(3));
+    client.sendOdpEvent(event(3));
+    void client.close({ timeoutMs: 0 });
+    expect(log.lines.at(-1)).toEqual({ level: 'warn', message: '[odp-sdk] 2 more events refused (queueFull ×2); stats().rejected has every count' });
+  });
+
+  it('sdkNotReady: one warning, then counted; optedOut and filtered (the host chose them) only at debug', async () => {
+    const { client, log } = makeClient({ sdkKey: 'k' }, { answers: ['hang'], logLevel: 'warn' });
+    for (let i = 0; i < 5; i++) client.sendOdpEvent(event(i));
+    expect(log.lines).toHaveLength(1);
+    expect(log.lines[0]!.message).toMatch(/event refused: sdkNotReady: .*await client\.onReady\(\) before sending/);
+    const chosen = makeClient({ datafile: datafile(), beforeSend: () => null }, { logLevel: 'info' });
+    chosen.client.sendOdpEvent(event());
+    chosen.client.setOptOut(true);
+    chosen.client.sendOdpEvent(event());
+    expect(chosen.log.lines.filter((l) => l.level !== 'info')).toEqual([]);
+    expect(chosen.client.stats().rejected).toEqual({ filtered: 1, optedOut: 1 });
+  });
+
+  it('a listener that throws is logged at error, each distinct message once (bounded); the other listeners and delivery go on', async () => {
+    const { client, log, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } }, { logLevel: 'warn' });
+    let n = 0;
+    client.on('delivered', () => {
+      throw new Error('listener bug');
+    });
+    client.on('delivered', () => {
+      throw { toString: () => `odd ${n++}` }; // not an Error, and a new message each time
+    });
+    const heard: number[] = [];
+    client.on('delivered', ({ count }) => heard.push(count));
+    transport.fallback = { status: 202 };
+    for (let i = 0; i < 3; i++) {
+      client.sendOdpEvent(event(i));
+      await settle();
+    }
+    expect(heard).toEqual([1, 1, 1]);
+    expect(client.stats().delivered).toBe(3);
+    expect(log.lines.map((l) => `${l.level}: ${l.message}`)).toEqual([
+      "error: [odp-sdk] a 'delivered' listener threw: listener bug (delivery goes on; each distinct message is logged once)",
+      "error: [odp-sdk] a 'delivered' listener threw: odd 0 (delivery goes on; each distinct message is logged once)",
+      "error: [odp-sdk] a 'delivered' listener threw: odd 1 (delivery goes on; each distinct message is logged once)",
+      "error: [odp-sdk] a 'delivered' listener threw: odd 2 (delivery goes on; each distinct message is logged once)",
+    ]);
+    for (let i = 0; i < 200; i++) {
+      client.sendOdpEvent(event(i));
+      await settle();
+    }
+    expect(log.lines.length).toBe(100); // bounded: the logger remembers at most 100 distinct messages
+  });
+});
