@@ -80,9 +80,10 @@ export class Client implements OdpClient {
     private readonly platform: Platform,
     segments?: SegmentsFactory,
   ) {
-    const { options, problems } = resolveOptions(config);
+    const { options, problems, warnings } = resolveOptions(config);
     this.options = options;
     this.logger = new SafeLogger(options.logger, options.logLevel);
+    for (const warning of warnings) this.logger.warn(`config: ${warning}`);
     this.refusals = new RefusalLog(this.logger, platform.schedule);
     for (const problem of problems) this.logger.error(`invalid config: ${problem}`);
     const odp = options.odp;

@@ -460,6 +460,14 @@ describe('client: datafile', () => {
     const { log } = makeClient({ datafile: datafile(), odp: { batchSize: 0 } });
     expect(log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] invalid config: odp.batchSize must be an integer >= 1; using 10' });
   });
+
+  it('config warnings (an unknown key, a value clamped to its bound) are logged at warn when the client is made', () => {
+    const { log } = makeClient({ datafile: datafile(), logLevl: 'info', odp: { batchSize: 1e9 } } as never, { logLevel: 'warn' });
+    expect(log.lines).toEqual([
+      { level: 'warn', message: '[odp-sdk] config: unknown option logLevl is ignored; did you mean logLevel?' },
+      { level: 'warn', message: '[odp-sdk] config: odp.batchSize 1000000000 is above its upper bound; using 500' },
+    ]);
+  });
 });
 
 describe('client: vuid', () => {
