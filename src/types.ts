@@ -79,7 +79,7 @@ export interface OdpUserContext {
    * that the user qualifies for. Resolves `true` on success, `false` when it failed (the reason is
    * logged and `qualifiedSegments` becomes null). Never rejects.
    */
-  fetchQualifiedSegments(options?: FetchQualifiedSegmentsOptions): Promise<boolean>;
+  fetchQualifiedSegments(options?: FetchQualifiedSegmentsOptions | readonly OptimizelySegmentOption[]): Promise<boolean>;
   /** True when the last successful fetch found the user in `segment`. */
   isQualifiedFor(segment: string): boolean;
 }
@@ -330,6 +330,9 @@ export interface CloseOptions {
 
 /** What a user context keeps about its user; this SDK stores them for the caller and sends none of them. */
 export type OdpUserAttributes = Record<string, string | number | boolean | null>;
+
+/** Optimizely's SDK's options of `fetchQualifiedSegments`, as names: `['IGNORE_CACHE']` means `{ ignoreCache: true }`. */
+export type OptimizelySegmentOption = 'IGNORE_CACHE' | 'RESET_CACHE';
 
 /** Options of `OdpUserContext.fetchQualifiedSegments`. */
 export interface FetchQualifiedSegmentsOptions {

@@ -88,7 +88,7 @@ void [positional, stats, off, once, settled, typed, user, client.flush(), client
     const documented = [
       'CloseOptions', 'DropReason', 'FetchQualifiedSegmentsOptions', 'FlushOptions', 'LogLevel', 'Logger', 'OdpClient', 'OdpClientConfig',
       'OdpClientEvents', 'OdpData', 'OdpDataValue', 'OdpError', 'OdpErrorCode', 'OdpEvent', 'OdpEventInput', 'OdpIdentifiers', 'OdpOptions',
-      'OdpSettings', 'OdpStats', 'OdpUserAttributes', 'OdpUserContext', 'OdpWireEvent', 'OnReadyOptions', 'SDK_BUILD', 'SDK_NAME',
+      'OdpSettings', 'OdpStats', 'OdpUserAttributes', 'OdpUserContext', 'OdpWireEvent', 'OnReadyOptions', 'OptimizelySegmentOption', 'SDK_BUILD', 'SDK_NAME',
       'SDK_VERSION', 'SdkBuild', 'createInstance', 'isOdpError',
     ];
     const internals = ['Client', 'UserContext', 'Dispatcher', 'Platform', 'StatsTracker', 'SafeLogger', 'Emitter', 'Transport', 'Lane', 'Batch', 'ClientHandle', 'HostLifecycle', 'KeyValueStorage', 'SegmentsFactory', 'SegmentsService', 'UserContextHost', 'DatafileManager', 'BatchQueue', 'FlushScheduler'];

@@ -362,10 +362,12 @@ export class Client implements OdpClient {
     if (!odp) return this.refuse('odpNotIntegrated', 'the datafile has no usable ODP integration (host and publicKey)');
     const first = args[0];
     // The object itself goes in, so that even a hostile getter is read under buildEvent's guard.
-    const raw: RawEvent =
-      typeof first === 'object' && first !== null
-        ? (first as RawEvent)
-        : { type: first, action: args[1], identifiers: args[2], data: args[3] };
+    const positional = typeof first !== 'object' || first === null;
+    const raw: RawEvent = positional ? { type: first, action: args[1], identifiers: args[2], data: args[3] } : (first as RawEvent);
+    if (positional && args[1] === 'fullstack') {
+      // Optimizely's SDK takes (action, type, ...): its callers' events would go out with action "fullstack".
+      this.logger.once('warn', 'order', `sendOdpEvent(${JSON.stringify(first)}, "fullstack", ...): the positional form is (type, action, identifiers, data); Optimizely's SDK takes (action, type, ...). Sent as action "fullstack" (logged once)`);
+    }
     let event = buildEvent(raw, this.buildContext);
     if (event instanceof OdpError) return this.refuse(event.code, event.message, event);
     if (this.closed) return this.refuse('closed', 'the client is closed');

@@ -6,10 +6,10 @@
  * - `odpNotIntegrated`: the datafile has no usable ODP integration (host and public key).
  * - `invalidIdentifiers`, `invalidType`, `invalidAction`, `invalidData`: bad input; the message names the field.
  * - `eventTooLarge`: the event's JSON is larger than `odp.maxEventBytes`.
+ * - `closed`: `close()` was called.
+ * - `queueFull`: `odp.queueSize` events are already waiting (queued, in flight or waiting for a retry).
  * - `filtered`: the `beforeSend` hook returned `null`.
  * - `beforeSendFailed`: the `beforeSend` hook threw, or returned something that is not a valid event.
- * - `queueFull`: `odp.queueSize` events are already waiting (queued, in flight or waiting for a retry).
- * - `closed`: `close()` was called.
  */
 export type OdpErrorCode =
   | 'optedOut'
@@ -21,10 +21,10 @@ export type OdpErrorCode =
   | 'invalidAction'
   | 'invalidData'
   | 'eventTooLarge'
-  | 'filtered'
-  | 'beforeSendFailed'
+  | 'closed'
   | 'queueFull'
-  | 'closed';
+  | 'filtered'
+  | 'beforeSendFailed';
 
 /**
  * Marks OdpErrors across copies of the SDK: a page or a process can load two (the ESM and the CJS

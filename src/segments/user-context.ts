@@ -1,6 +1,6 @@
 import { isVuid } from '../client/vuid';
 import type { SegmentsUserKey } from './segments-fetcher';
-import type { FetchQualifiedSegmentsOptions, OdpUserAttributes, OdpUserContext } from '../types';
+import type { FetchQualifiedSegmentsOptions, OdpUserAttributes, OdpUserContext, OptimizelySegmentOption } from '../types';
 
 /** What a user context needs from its client. */
 export interface UserContextHost {
@@ -56,9 +56,14 @@ export class UserContext implements OdpUserContext {
    * that the user qualifies for. Resolves `true` on success, `false` when it failed (the reason is
    * logged and `qualifiedSegments` becomes null). Never rejects.
    */
-  async fetchQualifiedSegments(options?: FetchQualifiedSegmentsOptions): Promise<boolean> {
+  async fetchQualifiedSegments(options?: FetchQualifiedSegmentsOptions | readonly OptimizelySegmentOption[]): Promise<boolean> {
     try {
-      const given: Partial<Record<keyof FetchQualifiedSegmentsOptions, unknown>> = typeof options === 'object' && options !== null ? options : {};
+      // Optimizely's SDK takes an array of option names: the same meaning here.
+      const given: Partial<Record<keyof FetchQualifiedSegmentsOptions, unknown>> = Array.isArray(options)
+        ? { ignoreCache: options.includes('IGNORE_CACHE'), resetCache: options.includes('RESET_CACHE') }
+        : typeof options === 'object' && options !== null
+          ? (options as FetchQualifiedSegmentsOptions)
+          : {};
       const segments = await this.host.fetchSegments(userKeyFor(this.userId), this.userId, {
         ignoreCache: given.ignoreCache === true,
         resetCache: given.resetCache === true,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { OdpError } from '../../src/event/odp-error';
 import type { SegmentsFactory, SegmentsService } from '../../src/segments/segments-manager';
@@ -99,6 +100,21 @@ describe('client: accepted events', () => {
     expect(third.data.k).toBeUndefined();
     expect(transport.calls[0]!.request.url).toBe('https://odp.test/v3/events');
     expect(transport.calls[0]!.request.headers['x-api-key']).toBe(PUBLIC_KEY);
+  });
+
+  it("the positional form with \"fullstack\" as the action (Optimizely's (action, type) order) is sent as given, with one warning", async () => {
+    const { client, transport, log } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } }, { logLevel: 'warn' });
+    expect(client.sendOdpEvent('purchased', 'fullstack', { fs_user_id: 'u' })).toBeNull();
+    expect(client.sendOdpEvent('viewed', 'fullstack', { fs_user_id: 'u' })).toBeNull();
+    expect(client.sendOdpEvent('fullstack', 'purchased', { fs_user_id: 'u' })).toBeNull();
+    await client.flush();
+    expect(transport.bodies()[0]!.map((e) => [e.type, e.action])).toEqual([['purchased', 'fullstack'], ['viewed', 'fullstack'], ['fullstack', 'purchased']]);
+    expect(log.lines).toEqual([
+      {
+        level: 'warn',
+        message: `[odp-sdk] sendOdpEvent("purchased", "fullstack", ...): the positional form is (type, action, identifiers, data); Optimizely's SDK takes (action, type, ...). Sent as action "fullstack" (logged once)`,
+      },
+    ]);
   });
 
   it('a given idempotence id is kept', async () => {
@@ -609,6 +625,53 @@ describe('client: user contexts', () => {
   });
 });
 
+
+describe('client: the order refusals are checked in', () => {
+  it("each code wins over the next one in README's error-code table, where both apply", async () => {
+    // Each row: a client and an event for which the row's code and the next row's both hold.
+    const tooLarge = { action: 'a', identifiers: { fs_user_id: 'u' }, data: { big: 'x'.repeat(2_000) } };
+    const bad = { type: 5, action: 5, identifiers: 5, data: 5 } as never;
+    const full = () => {
+      const rig = makeClient({ datafile: datafile(), odp: { queueSize: 1, flushIntervalMs: 0 } }, { logLevel: 'silent' });
+      rig.transport.fallback = 'hang';
+      rig.client.sendOdpEvent(event(0));
+      return rig;
+    };
+    const order: string[] = [];
+    const check = (code: string, result: { code: string } | null | undefined) => {
+      expect(result?.code, code).toBe(code);
+      order.push(code);
+    };
+    check('optedOut', makeClient({ sdkKey: 'k', optOut: true }, { answers: ['hang'], logLevel: 'silent' }).client.sendOdpEvent(event()));
+    check('sdkNotReady', makeClient({ sdkKey: 'k', odp: { disabled: true } }, { answers: ['hang'], logLevel: 'silent' }).client.sendOdpEvent(bad));
+    check('odpNotEnabled', makeClient({ datafile: { version: '4' }, odp: { disabled: true } }, { logLevel: 'silent' }).client.sendOdpEvent(bad));
+    check('odpNotIntegrated', makeClient({ datafile: { version: '4' } }, { logLevel: 'silent' }).client.sendOdpEvent(bad));
+    const valid = makeClient({ datafile: datafile(), odp: { maxEventBytes: 1_000 } }, { logLevel: 'silent' }).client;
+    check('invalidIdentifiers', valid.sendOdpEvent(bad));
+    check('invalidType', valid.sendOdpEvent({ type: 5, action: 5, identifiers: { fs_user_id: 'u' }, data: 5 } as never));
+    check('invalidAction', valid.sendOdpEvent({ action: 5, identifiers: { fs_user_id: 'u' }, data: 5 } as never));
+    check('invalidData', valid.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'u' }, data: { big: 'x'.repeat(2_000), bad: [] as never } }));
+    const closing = full();
+    void closing.client.close({ timeoutMs: 60_000 }); // the held event stays held until the deadline
+    const tooLargeClosed = makeClient({ datafile: datafile(), odp: { maxEventBytes: 1_000 } }, { logLevel: 'silent' });
+    void tooLargeClosed.client.close({ timeoutMs: 0 });
+    check('eventTooLarge', tooLargeClosed.client.sendOdpEvent(tooLarge));
+    check('closed', closing.client.sendOdpEvent(event(1)));
+    // A full queue and a hook that would filter the event: queueFull (the hook is not even called).
+    const fullFiltered = makeClient({ datafile: datafile(), odp: { queueSize: 1, flushIntervalMs: 0 }, beforeSend: (e) => (e.action === 'b' ? null : e) }, { logLevel: 'silent' });
+    fullFiltered.transport.fallback = 'hang';
+    fullFiltered.client.sendOdpEvent(event(0));
+    check('queueFull', fullFiltered.client.sendOdpEvent({ action: 'b', identifiers: { fs_user_id: 'u' } }));
+    check('filtered', makeClient({ datafile: datafile(), beforeSend: () => null }).client.sendOdpEvent(event()));
+    check('beforeSendFailed', makeClient({ datafile: datafile(), beforeSend: () => undefined as never }).client.sendOdpEvent(event()));
+    expect(order).toHaveLength(13);
+
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('### Error codes'), readme.indexOf('## Configuration'));
+    const documented = [...table.matchAll(/^\| `(\w+)` \|/gm)].map((match) => match[1]);
+    expect(documented).toEqual(order);
+  });
+});
 
 describe('client: refusals and listener errors reach the log at the default level', () => {
   const once = ' (logged once; the same refusal again is counted in stats().rejected and summarised)';

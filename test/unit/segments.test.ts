@@ -260,6 +260,19 @@ describe('user context', () => {
     expect(user.isQualifiedFor('s')).toBe(false);
   });
 
+  it("fetchQualifiedSegments takes Optimizely's array of option names too", async () => {
+    const asked: unknown[] = [];
+    const user = new UserContext('user', {}, { fetchSegments: async (...args) => (asked.push(args[2]), ['s']) });
+    await user.fetchQualifiedSegments(['IGNORE_CACHE']);
+    await user.fetchQualifiedSegments(['RESET_CACHE', 'IGNORE_CACHE']);
+    await user.fetchQualifiedSegments([]);
+    expect(asked).toEqual([
+      { ignoreCache: true, resetCache: false },
+      { ignoreCache: true, resetCache: true },
+      { ignoreCache: false, resetCache: false },
+    ]);
+  });
+
   it('a hostile options object: false, never a rejection; attributes are copies', async () => {
     const user = new UserContext('user', { a: 1 }, { fetchSegments: async () => ['s'] });
     await user.fetchQualifiedSegments();
