@@ -420,6 +420,7 @@ export class Client implements OdpClient {
       optedOut: () => this.userOptedOut,
       pending: () => ({ odp: this.odp, events: this.queue.peek() }),
       undelivered: () => this.stats_.queued + this.stats_.inFlight,
+      summarise: () => this.refusals.summarise(),
       restore: (odp, events) => {
         let taken = 0;
         for (const event of events) {
