@@ -127,30 +127,33 @@ export interface Logger {
 /** How much the client logs; each level includes the ones after it. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
-/** ODP options; every field is optional. */
+/**
+ * ODP options; every field is optional. A count above its upper bound is clamped to it, with a warning;
+ * an unknown key is ignored, with a warning naming the option likely meant.
+ */
 export interface OdpOptions {
   /** Turn ODP off: every event returns `odpNotEnabled`. Default `false`. */
   disabled?: boolean;
-  /** Events per request; a full batch is sent at once. Default 10. */
+  /** Events per request; a full batch is sent at once. Default 10, at most 500 (ODP's limit per request). */
   batchSize?: number;
-  /** How long the first event of a batch waits for company, in ms; `0` sends at once. Default 1000. */
+  /** How long the first event of a batch waits for company, in ms; `0` sends at once. Default 1000, at most 60,000. */
   flushIntervalMs?: number;
-  /** Most events held at once (queued, in flight or waiting for a retry); beyond it `queueFull`. Default 10,000. */
+  /** Most events held at once (queued, in flight or waiting for a retry); beyond it `queueFull`. Default 10,000, at most 1,000,000. */
   queueSize?: number;
-  /** Time allowed for one request, in ms. Default 10,000. */
+  /** Time allowed for one request, in ms. Default 10,000, at most 120,000. */
   requestTimeoutMs?: number;
-  /** Retries of a batch after a retryable failure (408, 425, 429, 5xx, network error, timeout). Default 10. */
+  /** Retries of a batch after a retryable failure (408, 425, 429, 5xx, network error, timeout). Default 10, at most 100. */
   maxRetries?: number;
-  /** First retry delay in ms; it doubles, with jitter, up to `maxBackoffMs`. Default 200. */
+  /** First retry delay in ms; it doubles, with jitter, up to `maxBackoffMs`. Default 200, at most 60,000. */
   initialBackoffMs?: number;
-  /** Longest retry delay in ms (a longer `Retry-After` is honoured). Default 30,000. */
+  /** Longest retry delay in ms (a longer `Retry-After` is honoured). Default 30,000, at most 300,000. */
   maxBackoffMs?: number;
   /**
    * Requests in flight at once. Default 2: measured against one, it delivers 100,000 events about 30 %
-   * sooner for the same CPU, and four gained nothing more. `1` delivers batches strictly in order.
+   * sooner for the same CPU, and four gained nothing more. `1` delivers batches strictly in order. At most 16.
    */
   maxConcurrentRequests?: number;
-  /** Largest event accepted, in bytes of JSON; larger ones get `eventTooLarge`. Default 32,768. */
+  /** Largest event accepted, in bytes of JSON; larger ones get `eventTooLarge`. Default 32,768, at least 256, at most 1,048,576. */
   maxEventBytes?: number;
   /**
    * `'gzip'`: request bodies are sent gzip-compressed (`Content-Encoding: gzip`), about 5× fewer bytes
@@ -163,16 +166,16 @@ export interface OdpOptions {
   allowInsecureHost?: boolean;
   /**
    * Browsers: most bytes of JSON of undelivered events kept in localStorage (per ODP public key)
-   * so that the next page load sends them; older events are kept first. `0` keeps none. Default 262,144.
+   * so that the next page load sends them; older events are kept first. `0` keeps none. Default 262,144, at most 4,194,304.
    */
   maxStoredBytes?: number;
-  /** Users whose qualified segments are cached (least recently used go first); `0` turns the cache off. Default 10,000. */
+  /** Users whose qualified segments are cached (least recently used go first); `0` turns the cache off. Default 10,000, at most 1,000,000. */
   segmentsCacheSize?: number;
   /** How long a cached segments answer is used, in ms; `0` keeps it until evicted. Default 600,000 (10 minutes). */
   segmentsCacheTimeoutMs?: number;
 }
 
-/** What `createInstance` takes: a datafile, or an `sdkKey` to fetch one. */
+/** What `createInstance` takes: a datafile, or an `sdkKey` to fetch one. An unknown key is ignored, with a warning naming the option likely meant. */
 export interface OdpClientConfig {
   /** The datafile, as JSON text or an object. */
   datafile?: string | object;
@@ -186,7 +189,7 @@ export interface OdpClientConfig {
   odp?: OdpOptions;
   /** Where log lines go. Default `console`. */
   logger?: Logger;
-  /** The least severe level that is logged. Default `'warn'`. */
+  /** The least severe level that is logged, in any case. Default `'warn'` (also what an unknown level falls back to, with an error line). */
   logLevel?: LogLevel;
   /** Deadline for `close()` when it is called without one, in ms. Default 5,000. */
   closeTimeoutMs?: number;
@@ -194,8 +197,8 @@ export interface OdpClientConfig {
    * Called synchronously with every event (explicit and implicit) after validation and defaults,
    * before it is queued: return it, changed or not (redaction, enrichment: the result is validated
    * again), or `null` to drop it (`sendOdpEvent` then returns the code `filtered`). A hook that
-   * throws never throws into the caller: the event is refused with `beforeSendFailed`, and each
-   * distinct error message is logged once.
+   * throws (or returns nothing) never throws into the caller: the event is refused with
+   * `beforeSendFailed`, and each distinct refusal is logged once at error level, then counted.
    */
   beforeSend?: (event: OdpEvent) => OdpEvent | null;
   /**
