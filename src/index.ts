@@ -1,18 +1,16 @@
-import { OdpClient } from './client/odp-client';
+import { Client } from './client/odp-client';
 import { nodePlatform } from './platform/node/node-platform';
 import { createSegments } from './segments/segments-manager';
-import type { OdpClientConfig, SdkBuild } from './types';
+import type { OdpClient, OdpClientConfig, SdkBuild } from './types';
 
-/** Creates an ODP client for Node. */
+/** Creates an ODP client for Node. Never throws: a bad option is logged and replaced by its default. */
 export function createInstance(config: OdpClientConfig): OdpClient {
-  return new OdpClient(config, nodePlatform, createSegments);
+  return new Client(config, nodePlatform, createSegments);
 }
 
 /** The build this runtime loaded. */
 export const SDK_BUILD: SdkBuild = 'node';
 
-export { OdpClient } from './client/odp-client';
-export { OdpUserContext } from './segments/user-context';
-export { OdpError, type OdpErrorCode } from './event/odp-error';
+export { OdpError, isOdpError, type OdpErrorCode } from './event/odp-error';
 export { SDK_NAME, SDK_VERSION } from './meta';
 export type * from './types';

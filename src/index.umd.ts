@@ -1,7 +1,7 @@
-import { OdpClient } from './client/odp-client';
+import { Client } from './client/odp-client';
 import { browserPlatform } from './platform/browser/browser-platform';
 import type { SegmentsFactory } from './segments/segments-manager';
-import type { OdpClientConfig } from './types';
+import type { OdpClient, OdpClientConfig } from './types';
 
 // The script-tag build (global `odpSdk`): events only, to stay small. Real-Time Segments come
 // from the add-on bundle `odp-sdk.segments.min.js`, which calls `useSegments` when it loads.
@@ -9,7 +9,7 @@ let segments: SegmentsFactory | undefined;
 
 /** Creates an ODP client for the page. */
 export function createInstance(config: OdpClientConfig): OdpClient {
-  return new OdpClient(config, browserPlatform(), segments);
+  return new Client(config, browserPlatform(), segments);
 }
 
 /** Called by the add-on bundle `odp-sdk.segments.min.js`: clients created afterwards fetch segments. */
@@ -17,7 +17,5 @@ export function useSegments(factory: SegmentsFactory): void {
   segments = factory;
 }
 
-export { OdpClient } from './client/odp-client';
-export { OdpUserContext } from './segments/user-context';
-export { OdpError } from './event/odp-error';
+export { OdpError, isOdpError } from './event/odp-error';
 export { SDK_NAME, SDK_VERSION } from './meta';

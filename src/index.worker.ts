@@ -1,21 +1,19 @@
-import { OdpClient } from './client/odp-client';
+import { Client } from './client/odp-client';
 import { workerPlatform } from './platform/worker/worker-platform';
 import { createSegments } from './segments/segments-manager';
-import type { OdpClientConfig, SdkBuild } from './types';
+import type { OdpClient, OdpClientConfig, SdkBuild } from './types';
 
 /**
  * Creates an ODP client for Workers, edge functions and Deno (fetch-based). In a serverless
  * function give `waitUntil`, or `await client.flush()` before returning.
  */
 export function createInstance(config: OdpClientConfig): OdpClient {
-  return new OdpClient(config, workerPlatform, createSegments);
+  return new Client(config, workerPlatform, createSegments);
 }
 
 /** The build this runtime loaded. */
 export const SDK_BUILD: SdkBuild = 'worker';
 
-export { OdpClient } from './client/odp-client';
-export { OdpUserContext } from './segments/user-context';
-export { OdpError, type OdpErrorCode } from './event/odp-error';
+export { OdpError, isOdpError, type OdpErrorCode } from './event/odp-error';
 export { SDK_NAME, SDK_VERSION } from './meta';
 export type * from './types';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { startCollector, type Collector } from '../collector/src/collector';
-import { createInstance, OdpClient } from '../src/index';
+import { Client } from '../src/client/odp-client';
+import { createInstance } from '../src/index';
 import { nodePlatform } from '../src/platform/node/node-platform';
 import { checkAccounting, Ledger } from './support/accounting';
 import { API_KEY, fixtureDatafile, sleep } from './support/helpers';
@@ -88,7 +89,7 @@ describe('batching and flushing', { timeout: 60_000 }, () => {
         };
       },
     };
-    const client = new OdpClient({ datafile: fixtureDatafile(collector.url), odp: { flushIntervalMs: 1000 } }, platform);
+    const client = new Client({ datafile: fixtureDatafile(collector.url), odp: { flushIntervalMs: 1000 } }, platform);
     assert.equal(live, 0, 'an idle client holds no timer');
     send(client, 1);
     assert.equal(live, 1, 'one timer for the partial batch');

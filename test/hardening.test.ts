@@ -2,11 +2,11 @@
 // real client (no sockets, no real waiting), except where the real Node timers are the point.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { OdpClient } from '../src/client/odp-client';
+import { Client } from '../src/client/odp-client';
 import { PriorityLane } from '../src/dispatcher/lane';
 import { MAX_RETRY_AFTER_MS } from '../src/dispatcher/dispatcher';
 import { TransportError, type HttpRequest, type HttpResponse, type Transport } from '../src/transport/transport';
-import type { OdpClientConfig } from '../src/types';
+import type { OdpClient, OdpClientConfig } from '../src/types';
 import type { Platform } from '../src/platform/platform';
 import { captureLogger } from './support/helpers';
 
@@ -81,7 +81,7 @@ function fakeClient(config: OdpClientConfig = {}) {
     keepaliveBytes: 0,
   };
   const logger = captureLogger();
-  const client = new OdpClient({ datafile: DATAFILE, logger, logLevel: 'debug', ...config, odp: { batchSize: 10, flushIntervalMs: 0, ...config.odp } }, platform);
+  const client = new Client({ datafile: DATAFILE, logger, logLevel: 'debug', ...config, odp: { batchSize: 10, flushIntervalMs: 0, ...config.odp } }, platform);
   const dropped: Array<{ reason: string; count: number }> = [];
   client.on('dropped', ({ reason, count }) => dropped.push({ reason, count }));
   return { client, clock, transport, logger, dropped };

@@ -53,7 +53,7 @@ describe('the built package', { timeout: 3 * 60_000 }, () => {
   });
 
   test('its types compile in strict consumer files (ESM and CJS resolution)', async () => {
-    const source = `import { createInstance, OdpError, type OdpClientConfig, type OdpStats } from 'odp-sdk';
+    const source = `import { createInstance, isOdpError, OdpError, type OdpClient, type OdpClientConfig, type OdpStats, type OdpUserContext } from 'odp-sdk';
 const config: OdpClientConfig = { sdkKey: 'k', odp: { batchSize: 20, flushIntervalMs: 0 }, logLevel: 'info' };
 const client = createInstance(config);
 const result: OdpError | null = client.sendOdpEvent({ action: 'purchased', identifiers: { fs_user_id: 'u' }, data: { price: 5, ok: true, none: null } });
@@ -63,7 +63,15 @@ const stats: OdpStats = client.stats();
 const off: () => void = client.on('dropped', ({ reason, count }) => void [reason, count]);
 // @ts-expect-error data values must be flat
 client.sendOdpEvent({ action: 'a', identifiers: { email: 'e' }, data: { nested: { a: 1 } } });
-void [positional, stats, off, client.flush(), client.close({ timeoutMs: 100 }), client.onReady({ timeoutMs: 1 })];
+const once: () => void = client.once('delivered', ({ count, status }) => void [count, status]);
+const settled: Promise<boolean> = client.flush({ timeoutMs: 100 });
+const maybe: unknown = positional;
+if (isOdpError(maybe)) { const code: OdpError['code'] = maybe.code; void code; }
+const typed: OdpClient = client;
+const user: OdpUserContext | null = client.createUserContext('u');
+// @ts-expect-error OdpClient is an interface: there is no class to construct
+new OdpClient({}, {});
+void [positional, stats, off, once, settled, typed, user, client.flush(), client.close({ timeoutMs: 100 }), client.onReady({ timeoutMs: 1 })];
 `;
     writeFileSync(join(consumer, 'consumer.mts'), source);
     writeFileSync(join(consumer, 'consumer.cts'), source);
@@ -74,6 +82,49 @@ void [positional, stats, off, client.flush(), client.close({ timeoutMs: 100 }), 
     await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', consumer]).catch((error: { stdout?: string }) => {
       assert.fail(`tsc failed:\n${error.stdout ?? String(error)}`);
     });
+  });
+
+  test('the published .d.ts (ESM and CJS) declares the documented API only, each with a doc comment: no internal class or type', () => {
+    const documented = [
+      'CloseOptions', 'DropReason', 'FetchQualifiedSegmentsOptions', 'FlushOptions', 'LogLevel', 'Logger', 'OdpClient', 'OdpClientConfig',
+      'OdpClientEvents', 'OdpData', 'OdpDataValue', 'OdpError', 'OdpErrorCode', 'OdpEvent', 'OdpEventInput', 'OdpIdentifiers', 'OdpOptions',
+      'OdpSettings', 'OdpStats', 'OdpUserAttributes', 'OdpUserContext', 'OdpWireEvent', 'OnReadyOptions', 'OptimizelySegmentOption', 'SDK_BUILD', 'SDK_NAME',
+      'SDK_VERSION', 'SdkBuild', 'createInstance', 'isOdpError',
+    ];
+    const internals = ['Client', 'UserContext', 'Dispatcher', 'Platform', 'StatsTracker', 'SafeLogger', 'Emitter', 'Transport', 'Lane', 'Batch', 'ClientHandle', 'HostLifecycle', 'KeyValueStorage', 'SegmentsFactory', 'SegmentsService', 'UserContextHost', 'DatafileManager', 'BatchQueue', 'FlushScheduler'];
+    for (const file of ['dist/index.d.mts', 'dist/index.d.cts']) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      const declarations = [...text.matchAll(/^(?:declare (?:abstract )?(?:class|function|const|let|enum|namespace)|interface|type) ([A-Za-z_$][\w$]*)/gm)];
+      const declared = declarations.map((match) => match[1]!);
+      assert.deepEqual([...new Set(declared)].sort(), [...documented].sort(), `${file} declares exactly the documented API`);
+      const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+      for (const name of internals) assert.doesNotMatch(code, new RegExp(`\\b${name}\\b`), `${file} names the internal ${name}`);
+      assert.equal((text.match(/^declare class /gm) ?? []).length, 1, 'OdpError is the one class');
+      for (const match of declarations) {
+        const before = text.slice(0, match.index).trimEnd();
+        assert.ok(before.endsWith('*/'), `${file}: ${match[1]} has no doc comment`);
+      }
+    }
+  });
+
+  test('isOdpError() recognises an OdpError of the CJS copy from the ESM copy and back, where instanceof cannot', async () => {
+    writeFileSync(join(consumer, 'dual.mjs'), `import { createRequire } from 'node:module';
+import * as esm from 'odp-sdk';
+const cjs = createRequire(import.meta.url)('odp-sdk');
+const datafile = { version: '4', integrations: [{ key: 'odp', host: 'https://odp.invalid', publicKey: 'k' }] };
+const fromCjs = cjs.createInstance({ datafile, logLevel: 'silent' }).sendOdpEvent({ action: '', identifiers: { fs_user_id: 'u' } });
+const fromEsm = esm.createInstance({ datafile, logLevel: 'silent' }).sendOdpEvent({ action: '', identifiers: { fs_user_id: 'u' } });
+console.log(JSON.stringify({
+  twoCopies: cjs.OdpError !== esm.OdpError,
+  instanceOf: fromCjs instanceof esm.OdpError,
+  esmGuard: esm.isOdpError(fromCjs),
+  cjsGuard: cjs.isOdpError(fromEsm),
+  code: fromCjs.code,
+  plainError: esm.isOdpError(new Error('x')),
+}));
+`);
+    const { stdout } = await run(process.execPath, ['dual.mjs'], { cwd: consumer });
+    assert.deepEqual(JSON.parse(stdout), { twoCopies: true, instanceOf: false, esmGuard: true, cjsGuard: true, code: 'invalidAction', plainError: false });
   });
 
   test('package.json points unpkg/jsdelivr at the UMD bundle and resolves the browser condition', () => {

@@ -86,6 +86,17 @@ describe('how a Node process ends', { timeout: 2 * 60_000 }, () => {
     console.log(`# idle client: exited in ${run.ms} ms (process start included)`);
   });
 
+  test('refused events: one warning at once, the count when the process ends; the summary timer never holds the process', async () => {
+    const run = await runChild({ MODE: 'refused', EVENTS: '25' });
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(run.ms < 10_000, `ended in ${run.ms} ms: the minute-long summary timer must not hold it`);
+    assert.deepEqual(run.stderr.trim().split('\n'), [
+      'warn: [odp-sdk] event refused: invalidData: data.when must be a string, number, boolean or null, got a Date (logged once; the same refusal again is counted in stats().rejected and summarised)',
+      'warn: [odp-sdk] 24 more events refused (invalidData ×24); stats().rejected has every count',
+    ]);
+    assert.equal(collector.stats().requests, 0);
+  });
+
   test('flush() resolves only after the collector answered every batch', async () => {
     collector.setFaults({ latencyMs: 300 });
     const run = await runChild({ MODE: 'flush', EVENTS: '25' });

@@ -5,6 +5,14 @@ import { startCollector } from './collector.js';
 import type { Collector, CollectorFaults } from './collector.js';
 import { isRecord } from './types.js';
 
+/**
+ * What /v3/graphql answers without `--segments`: the users of the README's Real-Time Segments example
+ * and of examples/node, so that both answer out of the box (an unknown user gets ODP's error).
+ */
+const EXAMPLE_SEGMENTS: Record<string, string[]> = { user123: ['has_email'], user100: ['has_email', 'cart_abandoner'] };
+/** A long inspector session keeps this many records, not every event since it started. */
+const CLI_MAX_RECORDS = 10_000;
+
 const USAGE = `Usage: odp-sdk-collector [options]
 
 A local ODP-compatible collector: POST /v3/events, POST /v3/graphql, GET /datafiles/{sdkKey}.json,
@@ -21,6 +29,9 @@ Options:
   --reset-rate R       share 0..1 of event requests whose connection is reset
   --max-body-bytes N   answer 413 to bodies larger than N bytes
   --segments FILE      JSON file {"userId": ["segment", ...]} for /v3/graphql
+                       (default: the example users, ${JSON.stringify(EXAMPLE_SEGMENTS)})
+  --max-records N      newest events, requests and ids kept for GET /events and the
+                       inspector (default ${CLI_MAX_RECORDS}; the counters count everything)
   --quiet              do not print received events
   --help               show this help`;
 
@@ -59,6 +70,7 @@ async function main(): Promise<void> {
       'reset-rate': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       segments: { type: 'string' },
+      'max-records': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -84,14 +96,15 @@ async function main(): Promise<void> {
       port: number('port', values.port) ?? 8787,
       apiKey: values['api-key'],
       faults,
-      segments: readSegments(values.segments),
+      segments: readSegments(values.segments) ?? EXAMPLE_SEGMENTS,
+      maxRecords: number('max-records', values['max-records']) ?? CLI_MAX_RECORDS,
       log: values.quiet ? undefined : (line) => console.log(line),
     });
   } catch (error) {
     if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
       throw new Error(`port ${values.port ?? 8787} is already in use`);
     }
-    throw error instanceof Error && !(error instanceof UsageError) && error.message.startsWith('fault ')
+    throw error instanceof Error && !(error instanceof UsageError) && /^(fault |maxRecords )/.test(error.message)
       ? new UsageError(error.message)
       : error;
   }

@@ -8,13 +8,14 @@ import { answerSegmentsQuery } from './graphql.js';
 import { Inspector, servePage } from './inspector.js';
 import { corsHeaders, headerValue, readBody, sendJson, statusBody } from './http.js';
 import type { Body } from './http.js';
+import { trim, trimKeys } from './types.js';
 import type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types.js';
 
 export type { Collector, CollectorFaults, CollectorOptions, CollectorStats, GraphqlFaults, ReceivedBatch, ReceivedEvent } from './types.js';
 
 export const DEFAULT_API_KEY = 'W4WzcEs-ABgXorzY7h1LCQ';
-/** Beyond this many batches, new entries in `batches` keep headers and status but not the body. */
-const MAX_BATCH_BODIES = 50_000;
+/** Records kept by default (`maxRecords`): what the tests and the bench need; the CLI keeps fewer. */
+export const DEFAULT_MAX_RECORDS = 1_000_000;
 
 interface Waiter {
   n: number;
@@ -51,6 +52,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   const apiKey = options.apiKey ?? DEFAULT_API_KEY;
   const segments = { ...options.segments };
   const log = options.log ?? (() => {});
+  const maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
+  if (!Number.isInteger(maxRecords) || maxRecords < 1) throw new Error(`maxRecords must be an integer >= 1, got ${maxRecords}`);
   let faults = parseFaults(options.faults ?? {});
   let graphqlFaults = parseGraphqlFaults(options.graphqlFaults ?? {});
 
@@ -64,7 +67,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   let counters = emptyStats(0);
   let closing: Promise<void> | undefined;
   let datafiles: DatafileStore | undefined; // created once the port (and so the url) is known
-  const inspector = new Inspector(() => ({ stats: collector.stats(), faults }));
+  const inspector = new Inspector(() => ({ stats: collector.stats(), faults }), maxRecords);
 
   /** Waits ms; resolves false instead if the collector closes first (so no timer outlives it). */
   function sleep(ms: number): Promise<boolean> {
@@ -83,7 +86,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
 
   function settleWaiters(): void {
     for (const waiter of waiters) {
-      if (events.length >= waiter.n) {
+      if (counters.events >= waiter.n) {
         clearTimeout(waiter.timer);
         waiters.delete(waiter);
         waiter.resolve();
@@ -93,8 +96,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
 
   /** Keeps one POST /v3/events in `batches` and shows it in the inspector, with the events it carried (parsed here if refused). */
   function record(req: IncomingMessage, body: Body, status: number, note?: string, events = eventsIn(body.text)): void {
-    const keep = batches.length < MAX_BATCH_BODIES;
-    batches.push({ headers: keep ? { ...req.headers } : {}, body: keep ? body.text : '', bytes: body.bytes, status });
+    batches.push({ headers: { ...req.headers }, body: body.text, bytes: body.bytes, status });
+    trim(batches, maxRecords);
     if (!isSuccess(status)) counters.rejected++;
     inspector.request({ status, note, bytes: body.bytes, encoding: headerValue(req, 'content-encoding') }, events);
   }
@@ -112,6 +115,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       }
       log(formatEvent(event));
     }
+    trim(events, maxRecords);
+    trimKeys(ids, maxRecords);
     settleWaiters();
   }
 
@@ -199,7 +204,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     const body = await readBody(req);
     if (body === undefined) return;
     const seen: ReceivedBatch = { headers: { ...req.headers }, body: body.text, bytes: body.bytes, status: 0 };
-    if (graphql.length < MAX_BATCH_BODIES) graphql.push(seen);
+    graphql.push(seen);
+    trim(graphql, maxRecords);
     if (f.hang) {
       log('POST /v3/graphql -> no answer (hang fault)');
       return;
@@ -321,7 +327,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     },
     waitForEvents: (n, timeoutMs = 5000) =>
       new Promise<void>((resolve, reject) => {
-        if (events.length >= n) return resolve();
+        if (counters.events >= n) return resolve();
         if (closing !== undefined) return reject(new Error(`waitForEvents(${n}): the collector is closed`));
         const waiter: Waiter = {
           n,
@@ -332,7 +338,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
             const s = collector.stats();
             reject(
               new Error(
-                `waitForEvents(${n}): only ${events.length} event(s) arrived within ${timeoutMs} ms ` +
+                `waitForEvents(${n}): only ${counters.events} event(s) arrived within ${timeoutMs} ms ` +
                   `(${s.requests} request(s), ${s.accepted} accepted)`,
               ),
             );
@@ -345,7 +351,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
         for (const sleeper of sleepers) sleeper.done(false);
         for (const waiter of waiters) {
           clearTimeout(waiter.timer);
-          waiter.reject(new Error(`waitForEvents(${waiter.n}): the collector closed with ${events.length} event(s)`));
+          waiter.reject(new Error(`waitForEvents(${waiter.n}): the collector closed with ${counters.events} event(s)`));
         }
         waiters.clear();
         inspector.close();

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { userData } from './events.js';
-import type { CollectorFaults, CollectorStats, ReceivedEvent } from './types.js';
+import { trimKeys, type CollectorFaults, type CollectorStats, type ReceivedEvent } from './types.js';
 
 /** Requests replayed to a page when it connects (or reconnects), so it shows what just happened. */
 const RECENT_REQUESTS = 200;
@@ -75,7 +75,11 @@ export class Inspector {
   /** How often each idempotence_id has arrived, in any request and whatever the answer. */
   private sightings = new Map<string, number>();
 
-  constructor(private readonly state: () => InspectorState) {}
+  /** `maxIds`: how many ids `sightings` remembers (the oldest go first). */
+  constructor(
+    private readonly state: () => InspectorState,
+    private readonly maxIds: number,
+  ) {}
 
   /** Records one POST /v3/events once its answer is decided, and sends it to every open page. */
   request(request: Omit<InspectedRequest, 'time' | 'events'>, events: ReceivedEvent[]): void {
@@ -83,9 +87,12 @@ export class Inspector {
       const id = idOf(event);
       if (id === null) return 1;
       const attempt = (this.sightings.get(id) ?? 0) + 1;
+      // Re-inserted, so that the ids seen last are the ones kept.
+      this.sightings.delete(id);
       this.sightings.set(id, attempt);
       return attempt;
     });
+    trimKeys(this.sightings, this.maxIds);
     const kept: Kept = { request: { time: new Date().toISOString(), ...request }, events, attempts };
     this.recent.push(kept);
     if (this.recent.length > RECENT_REQUESTS) this.recent.shift();

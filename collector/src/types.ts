@@ -3,6 +3,21 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Keeps the newest `max` entries of a list the caller fills: trims the oldest tenth at a time, so a push stays cheap. */
+export function trim<T>(list: T[], max: number): void {
+  if (list.length > max + Math.floor(max / 10)) list.splice(0, list.length - max);
+}
+
+/** Keeps the newest `max` entries of a Set or a Map (insertion order is age), a tenth at a time. */
+export function trimKeys(keys: Set<unknown> | Map<unknown, unknown>, max: number): void {
+  if (keys.size <= max + Math.floor(max / 10)) return;
+  let excess = keys.size - max;
+  for (const key of keys.keys()) {
+    if (excess-- <= 0) break;
+    keys.delete(key);
+  }
+}
+
 /** Fault injection for `POST /v3/events`. Applied in this order: hang, resetRate, latencyMs, status, failRate, maxBodyBytes. */
 export interface CollectorFaults {
   /** 0..1 share of POST /v3/events requests answered with `failStatus` (default 0). */
@@ -48,6 +63,13 @@ export interface CollectorOptions {
   /** User id -> qualified segment names, for POST /v3/graphql. */
   segments?: Record<string, string[]>;
   graphqlFaults?: GraphqlFaults;
+  /**
+   * How many of the newest records are kept in `events`, `batches` and `graphql`, and how many ids
+   * are remembered for duplicate counting and the inspector's `retry ×N` (the oldest go first, in
+   * chunks of a tenth, so a list may hold up to 10 % more between trims). Counters count everything.
+   * Default 1,000,000; the CLI keeps 10,000 (`--max-records`).
+   */
+  maxRecords?: number;
 }
 
 export interface ReceivedEvent {
@@ -59,7 +81,7 @@ export interface ReceivedEvent {
 
 export interface ReceivedBatch {
   headers: Record<string, string | string[] | undefined>;
-  /** Body text, decompressed if it came gzipped ('' once more than 50,000 batches are held, or when the body exceeded maxBodyBytes). */
+  /** Body text, decompressed if it came gzipped ('' when the body exceeded maxBodyBytes). */
   body: string;
   /** Body size on the wire (the compressed size for a gzip body). */
   bytes: number;
@@ -76,7 +98,7 @@ export interface CollectorStats {
   rejected: number;
   /** Events in 2xx-answered requests (counting duplicates). */
   events: number;
-  /** Distinct data.idempotence_id among those (an event without one counts as distinct). */
+  /** Distinct data.idempotence_id among those, within the last `maxRecords` ids (an event without one counts as distinct). */
   distinctIds: number;
   /** events - distinctIds. */
   duplicates: number;
@@ -95,11 +117,11 @@ export interface Collector {
   /** 'http://127.0.0.1:PORT' */
   url: string;
   port: number;
-  /** Every event from 2xx-answered requests, in arrival order (duplicates included). */
+  /** The events from 2xx-answered requests, in arrival order (duplicates included): the newest `maxRecords`. */
   events: ReceivedEvent[];
-  /** Every POST /v3/events with its raw body text and the status answered. */
+  /** Each POST /v3/events with its raw body text and the status answered: the newest `maxRecords`. */
   batches: ReceivedBatch[];
-  /** Every POST /v3/graphql with its headers, raw body text and the status answered (0 when unanswered). */
+  /** Each POST /v3/graphql with its headers, raw body text and the status answered (0 when unanswered): the newest `maxRecords`. */
   graphql: ReceivedBatch[];
   stats(): CollectorStats;
   /** Replaces the fault settings at runtime. Throws on an invalid setting. */
@@ -112,7 +134,7 @@ export interface Collector {
   setDatafile(sdkKey: string, datafile: object | string): void;
   /** Clears events, batches, graphql requests, counters and the inspector's requests (not faults, datafiles or segments). */
   reset(): void;
-  /** Resolves once events.length >= n; rejects after timeoutMs (default 5000) or when the collector closes. */
+  /** Resolves once n events arrived since the start or the last reset (stats().events >= n, whatever `maxRecords` keeps); rejects after timeoutMs (default 5000) or when the collector closes. */
   waitForEvents(n: number, timeoutMs?: number): Promise<void>;
   /** Closes the server and destroys every open socket, so nothing keeps Node alive. */
   close(): Promise<void>;

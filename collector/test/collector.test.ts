@@ -2,6 +2,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { startCollector } from '../src/collector.js';
@@ -491,6 +495,22 @@ describe('the dev collector', { timeout: 60_000 }, () => {
     assert.equal(c.stats().openConnections, 0);
   });
 
+  /** Runs plain node in `cwd`; resolves with exit code and output (killed after 60 s). */
+  function runIn(cwd: string, args: string[]) {
+    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
   /** Runs node with tsx; resolves with exit code and output, killing the child if it outlives timeoutMs. */
   function runNode(args: string[], timeoutMs: number, onStdout?: (text: string, kill: () => void) => void) {
     return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
@@ -552,6 +572,127 @@ describe('the dev collector', { timeout: 60_000 }, () => {
     assert.equal(result.signal, null);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /odp collector stopped \(SIGTERM\)/);
+  });
+
+  test('records are bounded by maxRecords (the newest kept); the counters and waitForEvents count everything', async () => {
+    await withCollector({ maxRecords: 10 }, async (c) => {
+      for (let i = 0; i < 30; i++) assert.equal((await post(c, [event(`id-${i}`)])).status, 202);
+      await c.waitForEvents(30, 1000); // counted, although only the newest are kept
+      assert.ok(c.events.length >= 10 && c.events.length <= 11, String(c.events.length));
+      assert.equal(c.events.at(-1)!.data.idempotence_id, 'id-29');
+      assert.ok(c.batches.length >= 10 && c.batches.length <= 11, String(c.batches.length));
+      assert.equal(JSON.parse(c.batches.at(-1)!.body)[0].data.idempotence_id, 'id-29');
+      assert.equal(((await (await fetch(`${c.url}/events`)).json()) as unknown[]).length, c.events.length);
+      assert.deepEqual({ events: c.stats().events, requests: c.stats().requests, distinctIds: c.stats().distinctIds }, { events: 30, requests: 30, distinctIds: 30 });
+      // A recent id again is a duplicate; an id long forgotten counts as new (documented).
+      await post(c, [event('id-29'), event('id-0')]);
+      assert.deepEqual({ duplicates: c.stats().duplicates, distinctIds: c.stats().distinctIds }, { duplicates: 1, distinctIds: 31 });
+      for (let i = 0; i < 30; i++) await post(c, { query: 'q', variables: { userId: 'u', audiences: [] } }, { path: '/v3/graphql' });
+      assert.ok(c.graphql.length <= 11, String(c.graphql.length));
+    });
+    await assert.rejects(startCollector({ maxRecords: 0 }), /maxRecords must be an integer >= 1/);
+  });
+
+  test('the inspector remembers a bounded number of ids for retry ×N: the recent ones', async () => {
+    await withCollector({ maxRecords: 10 }, async (c) => {
+      for (let i = 0; i < 40; i++) await post(c, [event(`id-${i}`)]);
+      await post(c, [event('id-39'), event('id-0')]);
+      const stream = await openStream(c);
+      const hello = (await stream.next())!.data as { requests: Array<{ events: Array<{ id: string; attempt: number }> }> };
+      assert.deepEqual(hello.requests.at(-1)!.events.map((e) => [e.id, e.attempt]), [['id-39', 2], ['id-0', 1]]);
+      stream.abort();
+    });
+  });
+
+  /** The CLI with args, until `ready` has what it needs from its URL; then SIGTERM. */
+  async function withCli(args: string[], ready: (url: string) => Promise<void>) {
+    let failure: unknown;
+    let url = '';
+    const result = await runNode(['src/cli.ts', '--port', '0', '--quiet', ...args], 30_000, (stdout, kill) => {
+      const match = /odp collector listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+      if (match?.[1] === undefined || url !== '') return;
+      url = match[1];
+      ready(url).catch((error: unknown) => (failure = error)).finally(kill);
+    });
+    assert.notEqual(url, '', result.stdout + result.stderr);
+    if (failure) throw failure;
+    assert.equal(result.code, 0, result.stderr);
+  }
+
+  test('the CLI without --segments answers the example users (the README\'s segments example), and keeps 10,000 records by default', async () => {
+    await withCli([], async (url) => {
+      const query = 'query($userId: String, $audiences: [String]) {customer(fs_user_id: $userId) {audiences(subset: $audiences) {edges {node {name state}}}}}';
+      const ask = async (userId: string) => {
+        const res = await fetch(`${url}/v3/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+          body: JSON.stringify({ query, variables: { userId, audiences: ['has_email', 'cart_abandoner'] } }),
+        });
+        const body = (await res.json()) as { data: { customer: { audiences: { edges: Array<{ node: { name: string; state: string } }> } } } };
+        return body.data.customer.audiences.edges.filter((edge) => edge.node.state === 'qualified').map((edge) => edge.node.name);
+      };
+      assert.deepEqual(await ask('user123'), ['has_email']);
+      assert.deepEqual(await ask('user100'), ['has_email', 'cart_abandoner']);
+      // 12,000 events in 12 requests: GET /events holds the newest 10,000 (+ at most a tenth), the counters all.
+      for (let r = 0; r < 12; r++) {
+        const batch = Array.from({ length: 1_000 }, (_, i) => event(`cli-${r}-${i}`));
+        const res = await fetch(`${url}/v3/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY }, body: JSON.stringify(batch) });
+        assert.equal(res.status, 202);
+      }
+      const kept = (await (await fetch(`${url}/events`)).json()) as Array<{ data: { idempotence_id: string } }>;
+      assert.ok(kept.length >= 10_000 && kept.length <= 11_000, String(kept.length));
+      assert.equal(kept.at(-1)!.data.idempotence_id, 'cli-11-999');
+      assert.equal(((await (await fetch(`${url}/stats`)).json()) as { events: number }).events, 12_000);
+    });
+    await withCli(['--max-records', '5'], async (url) => {
+      for (let r = 0; r < 10; r++) {
+        await fetch(`${url}/v3/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY }, body: JSON.stringify([event(`m-${r}`)]) });
+      }
+      const kept = (await (await fetch(`${url}/events`)).json()) as unknown[];
+      assert.ok(kept.length <= 5, String(kept.length));
+    });
+  });
+
+  test('the committed bin runs the CLI: it builds dist/ first when it is missing or older than src/ (a fresh clone), and is what npm links', async () => {
+    // npm links the workspace's bin into node_modules/.bin at install time, before any build: the
+    // link must point at the committed shim (a link to dist/cli.js would not exist in a fresh clone).
+    const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { bin: Record<string, string>; files: string[] };
+    assert.deepEqual(pkg.bin, { 'odp-sdk-collector': './bin/odp-sdk-collector.js' });
+    assert.ok(pkg.files.includes('bin'), 'the bin is published');
+    const linked = join(fileURLToPath(ROOT), '..', 'node_modules', '.bin', 'odp-sdk-collector');
+    assert.ok(existsSync(linked), 'npm install linked node_modules/.bin/odp-sdk-collector');
+    assert.equal(realpathSync(linked), realpathSync(fileURLToPath(new URL('bin/odp-sdk-collector.js', ROOT))));
+
+    // A copy of the package as a fresh clone has it: no dist/. TypeScript and @types/node from the repository's install.
+    const copy = mkdtempSync(join(tmpdir(), 'odp-collector-bin-'));
+    try {
+      for (const entry of ['package.json', 'tsconfig.json', 'bin', 'src']) cpSync(fileURLToPath(new URL(entry, ROOT)), join(copy, entry), { recursive: true });
+      mkdirSync(join(copy, 'node_modules', '@types'), { recursive: true });
+      const modules = join(fileURLToPath(ROOT), '..', 'node_modules');
+      symlinkSync(join(modules, 'typescript'), join(copy, 'node_modules', 'typescript'), 'dir');
+      symlinkSync(join(modules, '@types', 'node'), join(copy, 'node_modules', '@types', 'node'), 'dir');
+      const help = () => runIn(copy, [join(copy, 'bin', 'odp-sdk-collector.js'), '--help']);
+      const first = await help();
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /^Usage: odp-sdk-collector/);
+      assert.match(first.stderr, /building the collector/);
+      assert.ok(existsSync(join(copy, 'dist', 'cli.js')));
+      const second = await help();
+      assert.equal(second.code, 0, second.stderr);
+      assert.doesNotMatch(second.stderr, /building/, 'an up-to-date build is not built again');
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(join(copy, 'src', 'cli.ts'), later, later);
+      assert.match((await help()).stderr, /building the collector/, 'a source newer than the build is built');
+      // As published: dist/ and no src/: it only runs.
+      rmSync(join(copy, 'src'), { recursive: true });
+      rmSync(join(copy, 'node_modules'), { recursive: true });
+      const published = await help();
+      assert.equal(published.code, 0, published.stderr);
+      assert.match(published.stdout, /^Usage: odp-sdk-collector/);
+      assert.equal(published.stderr, '');
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 
   test('the CLI rejects bad flags with its usage', async () => {

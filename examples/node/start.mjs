@@ -1,11 +1,13 @@
 // `npm start`: run the example against the embedded default, a local ODP-compatible collector
-// that prints every event it receives and answers Real-Time Segments queries from segments.json. Both exit when the example is done.
+// that prints every event it receives and answers Real-Time Segments queries for its example users
+// (user123: has_email; user100: has_email, cart_abandoner). Both exit when the example is done.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const collector = spawn(process.execPath, ['collector/dist/cli.js', '--port', process.env.ODP_COLLECTOR_PORT ?? '0', '--segments', 'examples/node/segments.json'], {
+// The collector's bin builds it first when its build is missing or stale.
+const collector = spawn(process.execPath, ['collector/bin/odp-sdk-collector.js', '--port', process.env.ODP_COLLECTOR_PORT ?? '0'], {
   cwd: root,
   stdio: ['ignore', 'pipe', 'inherit'],
 });

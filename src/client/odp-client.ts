@@ -14,6 +14,8 @@ import { StatsTracker } from '../core/stats-tracker';
 import type { Transport } from '../transport/transport';
 import type {
   CloseOptions,
+  FlushOptions,
+  OdpClient,
   OdpClientConfig,
   OdpClientEvents,
   OdpData,
@@ -27,22 +29,28 @@ import type {
 } from '../types';
 import { loadOrCreateVuid, VUID_STORAGE_KEY } from './vuid';
 import type { SegmentsFactory, SegmentsService } from '../segments/segments-manager';
-import { identifyIdentifiers, OdpUserContext } from '../segments/user-context';
-import type { OdpUserAttributes } from '../types';
+import { identifyIdentifiers, UserContext } from '../segments/user-context';
+import type { OdpUserAttributes, OdpUserContext } from '../types';
 import { resolveOptions, type ResolvedOptions } from './options';
+import { RefusalLog } from './refusals';
 
 const NOT_READY = 'the datafile is not ready yet; event discarded';
 /** Segments fetches for different users may run side by side. */
 const SEGMENTS_MAX_SOCKETS = 8;
 
 /**
- * The client: validates events and hands them to the queue. Everything after that (batching,
- * sending, retrying) happens off the caller's path.
+ * The client behind the public {@link OdpClient} interface: validates events and hands them to the
+ * queue. Everything after that (batching, sending, retrying) happens off the caller's path. Not
+ * exported from the package: the entry points' `createInstance` makes it with their platform.
  */
-export class OdpClient {
+export class Client implements OdpClient {
   private readonly options: ResolvedOptions;
   private readonly logger: SafeLogger;
-  private readonly emitter = new Emitter<OdpClientEvents>();
+  /** A listener that throws is the host's bug: logged, each distinct message once. */
+  private readonly emitter = new Emitter<OdpClientEvents>((name, error) => {
+    const message = `a '${String(name)}' listener threw: ${error instanceof Error ? error.message : String(error)}`;
+    this.logger.once('error', message, `${message} (delivery goes on; each distinct message is logged once)`);
+  });
   private readonly stats_ = new StatsTracker();
   private readonly queue = new BatchQueue();
   private readonly scheduler: FlushScheduler;
@@ -55,8 +63,7 @@ export class OdpClient {
     return this.buildContext.vuid;
   }
   private userOptedOut: boolean;
-  /** beforeSend errors already logged: each distinct message once (bounded). */
-  private readonly hookErrors = new Set<string>();
+  private readonly refusals: RefusalLog;
   private readonly segments: SegmentsService | undefined;
   private odp: OdpSettings | null = null;
   private ready = false;
@@ -74,9 +81,11 @@ export class OdpClient {
     private readonly platform: Platform,
     segments?: SegmentsFactory,
   ) {
-    const { options, problems } = resolveOptions(config);
+    const { options, problems, warnings } = resolveOptions(config);
     this.options = options;
     this.logger = new SafeLogger(options.logger, options.logLevel);
+    for (const warning of warnings) this.logger.warn(`config: ${warning}`);
+    this.refusals = new RefusalLog(this.logger, platform.schedule);
     for (const problem of problems) this.logger.error(`invalid config: ${problem}`);
     const odp = options.odp;
     this.transport = platform.createTransport({ maxSockets: maxSlots(odp.maxConcurrentRequests) });
@@ -144,9 +153,11 @@ export class OdpClient {
   }
 
   /**
-   * Resolves once a valid datafile is held. Rejects with an Error when `timeoutMs` passes first,
-   * when the client is closed first, or at once when it can never be ready (an invalid datafile
-   * and no sdkKey). Its timer never keeps Node alive.
+   * Resolves once a valid datafile is held. Rejects with an Error when `timeoutMs` passes first
+   * (naming the last cause: the datafile URL and its status or error), when the client is closed
+   * first, or at once when it can never be ready (an invalid datafile and no sdkKey). While it
+   * waits with a timeout it keeps Node alive: every other SDK timer is unref'd, so without it the
+   * event loop could empty first and the caller's `catch` would never run.
    */
   onReady(options: OnReadyOptions = {}): Promise<void> {
     if (this.ready) return Promise.resolve();
@@ -154,27 +165,40 @@ export class OdpClient {
     if (this.neverReady) return Promise.reject(new Error(this.neverReady));
     return new Promise((resolve, reject) => {
       let cancelTimer: (() => void) | undefined;
+      let release: (() => void) | undefined;
       const done = (error?: Error) => {
         cancelTimer?.();
+        release?.();
         this.readyWaiters.delete(done);
         if (error) reject(error);
         else resolve();
       };
       this.readyWaiters.add(done);
-      const timeoutMs = options?.timeoutMs;
-      if (typeof timeoutMs === 'number' && timeoutMs >= 0) {
-        cancelTimer = this.platform.schedule(() => done(new Error(`odp-sdk: no valid datafile within ${timeoutMs} ms`)), timeoutMs);
+      const timeoutMs = timeoutOf(options);
+      if (timeoutMs !== undefined) {
+        release = this.platform.holdOpen?.();
+        cancelTimer = this.platform.schedule(() => done(new Error(this.logger.redact(`odp-sdk: no valid datafile within ${timeoutMs} ms; ${this.datafiles.problem()}`))), timeoutMs);
       }
     });
   }
 
-  /** Sends everything queued so far; resolves (never rejects) once each of those events is delivered or dropped. */
-  async flush(): Promise<void> {
+  /**
+   * Sends everything queued so far and waits until each of those events is delivered or dropped:
+   * resolves `true` then, or `false` once `timeoutMs` passed first (what is left stays queued).
+   * Never rejects. Node stays up while it waits.
+   */
+  async flush(options: FlushOptions = {}): Promise<boolean> {
     this.cutBatch();
+    const timeoutMs = timeoutOf(options);
     const release = this.platform.holdOpen?.();
+    let cancelTimer: (() => void) | undefined;
     try {
-      await this.dispatcher.flush();
+      const settled = this.dispatcher.flush().then(() => true);
+      if (timeoutMs === undefined) return await settled;
+      const deadline = new Promise<boolean>((resolve) => (cancelTimer = this.platform.schedule(() => resolve(false), timeoutMs)));
+      return await Promise.race([settled, deadline]);
     } finally {
+      cancelTimer?.();
       release?.();
     }
   }
@@ -187,7 +211,8 @@ export class OdpClient {
   close(options: CloseOptions = {}): Promise<void> {
     if (!this.closing) {
       this.closed = true;
-      const timeoutMs = typeof options?.timeoutMs === 'number' && options.timeoutMs >= 0 ? options.timeoutMs : this.options.closeTimeoutMs;
+      this.refusals.summarise();
+      const timeoutMs = timeoutOf(options) ?? this.options.closeTimeoutMs;
       this.datafiles.stop();
       this.segments?.close();
       for (const settle of [...this.readyWaiters]) settle(new Error('odp-sdk: the client was closed before it was ready'));
@@ -223,6 +248,16 @@ export class OdpClient {
     return this.emitter.on(name, listener);
   }
 
+  /** Like {@link on}, for the next event of that name only. */
+  once<K extends keyof OdpClientEvents>(name: K, listener: (payload: OdpClientEvents[K]) => void): () => void {
+    if (typeof listener !== 'function') return () => {};
+    const off = this.emitter.on(name, (payload) => {
+      off();
+      listener(payload);
+    });
+    return off;
+  }
+
   /**
    * A context for one user, whose qualified ODP segments it can fetch. Sends the implicit
    * `identified` event when the user id and the visitor id make two identifiers to link.
@@ -235,7 +270,7 @@ export class OdpClient {
         this.logger.warn('createUserContext: the datafile is not ready yet; no user context was made and its identified event was discarded (await client.onReady() first)');
         // Counted like every event discarded before ready, when there was one to send.
         if (typeof userId === 'string' && userId !== '' && Object.keys(identifyIdentifiers(userId, this.vuid)).length >= 2) {
-          this.refuse('sdkNotReady', NOT_READY);
+          this.stats_.reject('sdkNotReady'); // the warning above says it
         }
         return null;
       }
@@ -245,7 +280,7 @@ export class OdpClient {
       }
       const isObject = isRecord(attributes);
       if (attributes !== undefined && !isObject) this.logger.warn('createUserContext: attributes must be an object');
-      const user = new OdpUserContext(userId, isObject ? attributes : {}, {
+      const user = new UserContext(userId, isObject ? attributes : {}, {
         fetchSegments: (userKey, userValue, options) => {
           if (this.userOptedOut) {
             this.logger.info('fetchQualifiedSegments: the user opted out; no request was made');
@@ -322,19 +357,18 @@ export class OdpClient {
 
   private accept(args: unknown[]): OdpError | null {
     if (this.userOptedOut) return this.refuse('optedOut', 'the user opted out of sending events (setOptOut)');
-    if (!this.ready) {
-      this.logger.warn(`${NOT_READY} (await client.onReady() before sending)`);
-      return this.refuse('sdkNotReady', NOT_READY);
-    }
+    if (!this.ready) return this.refuse('sdkNotReady', NOT_READY);
     if (this.options.odp.disabled) return this.refuse('odpNotEnabled', 'ODP is disabled in the client options (odp.disabled)');
     const odp = this.odp;
     if (!odp) return this.refuse('odpNotIntegrated', 'the datafile has no usable ODP integration (host and publicKey)');
     const first = args[0];
     // The object itself goes in, so that even a hostile getter is read under buildEvent's guard.
-    const raw: RawEvent =
-      typeof first === 'object' && first !== null
-        ? (first as RawEvent)
-        : { type: first, action: args[1], identifiers: args[2], data: args[3] };
+    const positional = typeof first !== 'object' || first === null;
+    const raw: RawEvent = positional ? { type: first, action: args[1], identifiers: args[2], data: args[3] } : (first as RawEvent);
+    if (positional && args[1] === 'fullstack') {
+      // Optimizely's SDK takes (action, type, ...): its callers' events would go out with action "fullstack".
+      this.logger.once('warn', 'order', `sendOdpEvent(${JSON.stringify(first)}, "fullstack", ...): the positional form is (type, action, identifiers, data); Optimizely's SDK takes (action, type, ...). Sent as action "fullstack" (logged once)`);
+    }
     let event = buildEvent(raw, this.buildContext);
     if (event instanceof OdpError) return this.refuse(event.code, event.message, event);
     if (this.closed) return this.refuse('closed', 'the client is closed');
@@ -364,12 +398,7 @@ export class OdpClient {
     try {
       result = hook(event);
     } catch (error) {
-      const message = `beforeSend threw: ${error instanceof Error ? error.message : String(error)}`;
-      if (!this.hookErrors.has(message) && this.hookErrors.size < MAX_LOGGED_HOOK_ERRORS) {
-        this.hookErrors.add(message);
-        this.logger.error(`${message} (the event was not sent; this message is logged once)`);
-      }
-      return odpError('beforeSendFailed', message);
+      return odpError('beforeSendFailed', `beforeSend threw: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (result === null) return odpError('filtered', 'beforeSend dropped the event');
     if (typeof result !== 'object') return odpError('beforeSendFailed', `beforeSend must return an event or null, got ${typeof result}`);
@@ -392,6 +421,7 @@ export class OdpClient {
       optedOut: () => this.userOptedOut,
       pending: () => ({ odp: this.odp, events: this.queue.peek() }),
       undelivered: () => this.stats_.queued + this.stats_.inFlight,
+      summarise: () => this.refusals.summarise(),
       restore: (odp, events) => {
         let taken = 0;
         for (const event of events) {
@@ -416,7 +446,7 @@ export class OdpClient {
 
   private refuse(code: OdpErrorCode, message: string, error: OdpError = odpError(code, message)): OdpError {
     this.stats_.reject(code);
-    if (this.logger.enabled('debug')) this.logger.debug(`event discarded: ${code}: ${message}`);
+    this.refusals.report(code, message);
     return error;
   }
 
@@ -431,14 +461,28 @@ export class OdpClient {
     const odp = this.odp;
     if (odp) {
       const delivered = this.dispatcher.dispatch(events, odp);
-      try {
-        this.options.waitUntil?.(delivered);
-      } catch (error) {
-        // An unbound `ctx.waitUntil` throws "Illegal invocation"; the host's mistake must not become its crash.
-        this.logger.error(`waitUntil threw (bind it to its ctx): ${String(error)}`);
-      }
+      const waitUntil = this.options.waitUntil;
+      if (waitUntil) this.handOver(waitUntil, delivered, events);
     }
     this.host?.queueChanged();
+  }
+
+  /**
+   * Gives the host a batch's promise that settles by `waitUntilTimeoutMs`: the host would cancel
+   * the work silently about 30 s after the response, so what is undelivered at the deadline is
+   * dropped (counted and reported) while the host still runs.
+   */
+  private handOver(waitUntil: (promise: Promise<unknown>) => void, delivered: Promise<void>, events: OdpWireEvent[]): void {
+    const timeoutMs = this.options.waitUntilTimeoutMs;
+    const cancel = this.platform.schedule(() => {
+      this.dispatcher.expire(events, 'waitUntilTimeout', `not delivered within waitUntilTimeoutMs (${timeoutMs} ms), before the host ends the function`);
+    }, timeoutMs);
+    try {
+      waitUntil(delivered.finally(cancel));
+    } catch (error) {
+      // An unbound `ctx.waitUntil` throws "Illegal invocation"; the host's mistake must not become its crash.
+      this.logger.error(`waitUntil threw (bind it to its ctx): ${String(error)}`);
+    }
   }
 
   private takeDatafile(datafile: ParsedDatafile): void {
@@ -464,11 +508,20 @@ export class OdpClient {
   }
 }
 
+/** The `timeoutMs` of a method's options, when it is a number >= 0; never throws (a hostile getter counts as none). */
+function timeoutOf(options: { timeoutMs?: number } | undefined): number | undefined {
+  try {
+    const timeoutMs = options?.timeoutMs;
+    return typeof timeoutMs === 'number' && timeoutMs >= 0 ? timeoutMs : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function sameOdp(a: OdpSettings | null, b: OdpSettings | null): boolean {
   return a?.host === b?.host && a?.publicKey === b?.publicKey;
 }
 
-const MAX_LOGGED_HOOK_ERRORS = 50;
 
 /** The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`). */
 function globalPrivacyControl(): boolean {

@@ -15,7 +15,7 @@ export class StatsTracker {
   retries = 0;
   /** Handed to a browser as the page went, with no answer seen: still stored, sent again by the next page. */
   unconfirmed = 0;
-  readonly droppedBy: Record<DropReason, number> = { retriesExhausted: 0, rejectedByServer: 0, tooLarge: 0, closed: 0, optedOut: 0 };
+  readonly droppedBy: Record<DropReason, number> = { retriesExhausted: 0, rejectedByServer: 0, tooLarge: 0, closed: 0, optedOut: 0, waitUntilTimeout: 0 };
   private readonly rejectedBy: Partial<Record<OdpErrorCode, number>> = {};
 
   /** Events held (queued, waiting for a retry, in flight or unconfirmed): what `queueSize` bounds. */

@@ -285,6 +285,30 @@ export class Dispatcher {
     return count;
   }
 
+  /**
+   * Drops as `reason`, at once, what is still undelivered of the batch dispatched with `events`:
+   * every job that carries one of them (they hold the same event objects: the batch, the parts a
+   * 413 split it into, or a merged request, which is dropped whole with the batches it carries),
+   * whether queued, waiting for a retry or in flight (a late answer is then ignored). For a
+   * deadline that the host imposes on one batch (waitUntil); its promise settles now. Returns how
+   * many events were dropped.
+   */
+  expire(events: readonly OdpWireEvent[], reason: DropReason, why: string): number {
+    const mine = new Set(events);
+    let count = 0;
+    for (const job of [...this.outstanding, ...this.unconfirmed]) {
+      if (!job.events.some((event) => mine.has(event))) continue;
+      if (job.state === 'waiting') {
+        job.cancelWait?.();
+        this.waiting--;
+      }
+      count += job.events.length;
+      this.drop(job, reason, undefined, `${job.events.length} events were dropped: ${why}`);
+    }
+    if (count) this.startLane();
+    return count;
+  }
+
   private startLane(): void {
     if (!this.waiting && !this.holds.size) this.lane.start();
   }

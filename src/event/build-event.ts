@@ -187,6 +187,7 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (value instanceof Map) return 'a Map';
+  if (value instanceof Date) return 'a Date';
   switch (typeof value) {
     case 'string':
       return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);

@@ -6,10 +6,10 @@
  * - `odpNotIntegrated`: the datafile has no usable ODP integration (host and public key).
  * - `invalidIdentifiers`, `invalidType`, `invalidAction`, `invalidData`: bad input; the message names the field.
  * - `eventTooLarge`: the event's JSON is larger than `odp.maxEventBytes`.
+ * - `closed`: `close()` was called.
+ * - `queueFull`: `odp.queueSize` events are already waiting (queued, in flight or waiting for a retry).
  * - `filtered`: the `beforeSend` hook returned `null`.
  * - `beforeSendFailed`: the `beforeSend` hook threw, or returned something that is not a valid event.
- * - `queueFull`: `odp.queueSize` events are already waiting (queued, in flight or waiting for a retry).
- * - `closed`: `close()` was called.
  */
 export type OdpErrorCode =
   | 'optedOut'
@@ -21,10 +21,16 @@ export type OdpErrorCode =
   | 'invalidAction'
   | 'invalidData'
   | 'eventTooLarge'
-  | 'filtered'
-  | 'beforeSendFailed'
+  | 'closed'
   | 'queueFull'
-  | 'closed';
+  | 'filtered'
+  | 'beforeSendFailed';
+
+/**
+ * Marks OdpErrors across copies of the SDK: a page or a process can load two (the ESM and the CJS
+ * build, two bundles), and `instanceof` sees only its own copy's class. `Symbol.for` is shared by all.
+ */
+const BRAND = Symbol.for('odp-sdk.OdpError');
 
 /** The error `sendOdpEvent` returns (never throws) when it discards an event. */
 export class OdpError extends Error {
@@ -36,6 +42,15 @@ export class OdpError extends Error {
     this.name = 'OdpError';
     this.code = code;
   }
+}
+Object.defineProperty(OdpError.prototype, BRAND, { value: true });
+
+/**
+ * Whether `value` is an {@link OdpError}, from this copy of the SDK or another one (ESM and CJS
+ * builds loaded side by side, two bundles on a page), where `instanceof` would say false.
+ */
+export function isOdpError(value: unknown): value is OdpError {
+  return value instanceof OdpError || (typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true);
 }
 
 /**

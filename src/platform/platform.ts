@@ -49,6 +49,8 @@ export interface ClientHandle {
   optedOut(): boolean;
   /** Accepts again events an earlier host left undelivered, with their ids; returns how many were taken. */
   restore(odp: OdpSettings, events: readonly OdpWireEvent[]): number;
+  /** Logs now what the client counted and has not said yet (the refusals' summary): the host is ending. */
+  summarise(): void;
 }
 
 /** What the client tells its host's lifecycle code. */

@@ -1,6 +1,6 @@
 import { isVuid } from '../client/vuid';
 import type { SegmentsUserKey } from './segments-fetcher';
-import type { FetchQualifiedSegmentsOptions, OdpUserAttributes } from '../types';
+import type { FetchQualifiedSegmentsOptions, OdpUserAttributes, OdpUserContext, OptimizelySegmentOption } from '../types';
 
 /** What a user context needs from its client. */
 export interface UserContextHost {
@@ -24,11 +24,8 @@ export function identifyIdentifiers(userId: string, vuid: string | null): Record
   return identifiers;
 }
 
-/**
- * One user of the host application, made by `client.createUserContext(userId, attributes)`:
- * holds the user's attributes and, once fetched, the ODP segments the user qualifies for.
- */
-export class OdpUserContext {
+/** The user context behind the public {@link OdpUserContext} interface (made by `client.createUserContext`). */
+export class UserContext implements OdpUserContext {
   /** The id ODP knows the user by (`fs_user_id`, or `vuid` for a visitor id). */
   readonly userId: string;
   private readonly attributes_: OdpUserAttributes;
@@ -59,9 +56,14 @@ export class OdpUserContext {
    * that the user qualifies for. Resolves `true` on success, `false` when it failed (the reason is
    * logged and `qualifiedSegments` becomes null). Never rejects.
    */
-  async fetchQualifiedSegments(options?: FetchQualifiedSegmentsOptions): Promise<boolean> {
+  async fetchQualifiedSegments(options?: FetchQualifiedSegmentsOptions | readonly OptimizelySegmentOption[]): Promise<boolean> {
     try {
-      const given: Partial<Record<keyof FetchQualifiedSegmentsOptions, unknown>> = typeof options === 'object' && options !== null ? options : {};
+      // Optimizely's SDK takes an array of option names: the same meaning here.
+      const given: Partial<Record<keyof FetchQualifiedSegmentsOptions, unknown>> = Array.isArray(options)
+        ? { ignoreCache: options.includes('IGNORE_CACHE'), resetCache: options.includes('RESET_CACHE') }
+        : typeof options === 'object' && options !== null
+          ? (options as FetchQualifiedSegmentsOptions)
+          : {};
       const segments = await this.host.fetchSegments(userKeyFor(this.userId), this.userId, {
         ignoreCache: given.ignoreCache === true,
         resetCache: given.resetCache === true,

@@ -7,10 +7,12 @@ import { gzipSync } from 'node:zlib';
 import { ROOT } from '../support/helpers';
 
 /**
- * The UMD bundle, minified and gzipped (level 9), must stay within 12 KB: it measured 11,996 B with every
- * browser feature. The 8 KB goal (issue 13) is not met: `node scripts/bundle-size.mjs` shows what each module costs.
+ * The UMD bundle, minified and gzipped (level 9), must stay within 14 KiB (README.md shows its measured size,
+ * written by scripts/readme-figures.mjs). The budget was 12 KiB until issue 21's first-run diagnostics (config
+ * suggestions and bounds, refusal logging, datafile failure reports, the waitUntil deadline) added about 1.7 KB;
+ * issue 22 owns the size. The 8 KB goal (issue 13) is not met: `node scripts/bundle-size.mjs` shows what each module costs.
  */
-const UMD_BUDGET_BYTES = 12_288;
+const UMD_BUDGET_BYTES = 14_336;
 const UMD = resolve(ROOT, 'dist/odp-sdk.umd.min.js');
 const ESM = resolve(ROOT, 'dist/browser/index.mjs');
 const SEGMENTS_ADDON = resolve(ROOT, 'dist/odp-sdk.segments.min.js');

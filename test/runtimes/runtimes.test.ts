@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -24,6 +26,11 @@ const N = 25;
 let collector: Collector;
 let consumer: string;
 let env: Record<string, string>;
+/** Answers every datafile request with the status in its path (`/403/{sdkKey}.json`): a wrong sdkKey as a CDN answers it. */
+let refusing: Server;
+let refusingUrl: string;
+/** A port nothing listens on (a server was there and closed). */
+let deadPort: number;
 
 before(async () => {
   assert.ok(existsSync(join(ROOT, 'dist', 'worker', 'index.mjs')), 'dist/ is missing: npm run build first (npm test does)');
@@ -33,9 +40,17 @@ before(async () => {
   const sdk = join(consumer, 'node_modules', 'odp-sdk');
   mkdirSync(sdk, { recursive: true });
   execFileSync('tar', ['-xzf', join(consumer, packed[0]!.filename), '-C', sdk, '--strip-components=1']);
-  // The Node build's one dependency (and its own), as npm would install them beside the SDK.
-  for (const dep of ['p-queue', 'eventemitter3', 'p-timeout']) symlinkSync(join(ROOT, 'node_modules', dep), join(consumer, 'node_modules', dep), 'dir');
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { 'odp-sdk': '*' } }));
+  refusing = createServer((req, res) => {
+    const status = Number(/^\/(\d{3})\//.exec(req.url ?? '')?.[1] ?? 404);
+    res.writeHead(status, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code></Error>');
+  });
+  await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+  refusingUrl = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  deadPort = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
   env = {
     PATH: process.env.PATH ?? '',
     HOME: consumer,
@@ -52,6 +67,7 @@ before(async () => {
 
 after(async () => {
   await collector?.close();
+  if (refusing) await new Promise((resolve) => refusing.close(resolve));
   if (consumer) rmSync(consumer, { recursive: true, force: true });
 });
 
@@ -68,10 +84,10 @@ function example(path: string): string {
 }
 
 /** Runs a program to its end; kills it and its children (and fails) if it is still running after RUN_TIMEOUT_MS. */
-function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(command: string, args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     // Its own process group, so that a timeout kills a launcher's child too (npm's wrappers spawn the binary).
-    const child = spawn(command, args, { cwd: consumer, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, { cwd: consumer, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
@@ -152,6 +168,35 @@ function report(stdout: string): { build: string; delivered: number } {
   return { build: match[1]!, ...(JSON.parse(match[2]!) as { delivered: number }) };
 }
 
+/**
+ * A first run with a wrong sdkKey: `onReady({ timeoutMs })` must reject after its timeout, so that
+ * the script's catch runs and the process then ends by itself (exit 0). The same shape as a user's
+ * script: an ES module with a top-level await, or CommonJS with a promise chain.
+ */
+const WRONG_KEY_TIMEOUT_MS = 1_000;
+const wrongKeyProgram = (load: string, esm: boolean) => `${load}
+const started = Date.now();
+const client = createInstance({ sdkKey: 'WrongKey', datafileUrlTemplate: process.env.ODP_DATAFILE_URL_TEMPLATE, logLevel: 'silent' });
+const caught = (error) => console.log(JSON.stringify({ caught: String(error && error.message), afterMs: Date.now() - started }));
+${esm
+    ? `try {\n  await client.onReady({ timeoutMs: ${WRONG_KEY_TIMEOUT_MS} });\n  console.log('ready');\n} catch (error) {\n  caught(error);\n}`
+    : `client.onReady({ timeoutMs: ${WRONG_KEY_TIMEOUT_MS} }).then(() => console.log('ready'), caught);`}
+`;
+
+/** Runs a wrong-key program against `template`; returns the message its catch saw. */
+async function runWrongKey(command: string, args: string[], template: string): Promise<string> {
+  const started = Date.now();
+  const { code, stdout, stderr } = await run(command, args, { ODP_DATAFILE_URL_TEMPLATE: template });
+  assert.equal(code, 0, `exit code ${code}; stdout: ${stdout}; stderr: ${stderr}`);
+  const line = stdout.trim().split('\n').find((text) => text.startsWith('{'));
+  assert.ok(line, `the catch did not run; stdout: ${stdout}; stderr: ${stderr}`);
+  const { caught, afterMs } = JSON.parse(line) as { caught: string; afterMs: number };
+  assert.ok(afterMs >= WRONG_KEY_TIMEOUT_MS - 5, `rejected after ${afterMs} ms, before the timeout`);
+  assert.ok(Date.now() - started < WRONG_KEY_TIMEOUT_MS + 8_000, 'the process ended soon after the rejection');
+  assert.match(caught, new RegExp(`^odp-sdk: no valid datafile within ${WRONG_KEY_TIMEOUT_MS} ms; `));
+  return caught;
+}
+
 const pick = ({ build, delivered }: { build: string; delivered: number }) => ({ build, delivered });
 
 describe('the packed package in real runtimes', { timeout: 120_000 }, () => {
@@ -199,6 +244,33 @@ describe('the packed package in real runtimes', { timeout: 120_000 }, () => {
   test('Deno: worker build; flush() outlasts a retry, every event arrives once, the process ends by itself', async () => {
     writeFileSync(join(consumer, 'flush.mjs'), flushProgram(ESM));
     assert.deepEqual(pick(await runFlushProgram(join(BIN, 'deno'), ['run', ...DENO_PERMISSIONS, 'flush.mjs'])), { build: 'worker', delivered: N });
+  });
+
+  for (const [name, file, load, esm] of [
+    ['Node ESM', 'wrong-key.mjs', ESM, true],
+    ['Node CJS', 'wrong-key.cjs', "const { createInstance } = require('odp-sdk');", false],
+  ] as const) {
+    test(`${name}, a wrong sdkKey (403, 404, a port nobody listens on): onReady({ timeoutMs }) rejects after it, naming the URL and the cause; the catch runs; exit 0`, async () => {
+      writeFileSync(join(consumer, file), wrongKeyProgram(load, esm));
+      const [forbidden, notFound, unreachable] = await Promise.all([
+        runWrongKey(process.execPath, [file], `${refusingUrl}/403/{sdkKey}.json`),
+        runWrongKey(process.execPath, [file], `${refusingUrl}/404/{sdkKey}.json`),
+        runWrongKey(process.execPath, [file], `http://127.0.0.1:${deadPort}/{sdkKey}.json`),
+      ]);
+      assert.match(forbidden, new RegExp(`fetching the datafile from ${refusingUrl}/403/WrongKey\\.json failed with status 403`));
+      assert.match(notFound, new RegExp(`fetching the datafile from ${refusingUrl}/404/WrongKey\\.json failed with status 404`));
+      assert.match(unreachable, new RegExp(`fetching the datafile from http://127\\.0\\.0\\.1:${deadPort}/WrongKey\\.json failed: .*ECONNREFUSED`));
+    });
+  }
+
+  test('Bun and Deno, a wrong sdkKey (404): onReady({ timeoutMs }) rejects after it; the catch runs; exit 0', async () => {
+    writeFileSync(join(consumer, 'wrong-key.mjs'), wrongKeyProgram(ESM, true));
+    const template = `${refusingUrl}/404/{sdkKey}.json`;
+    const [bun, deno] = await Promise.all([
+      runWrongKey(join(BIN, 'bun'), ['--no-install', 'wrong-key.mjs'], template),
+      runWrongKey(join(BIN, 'deno'), ['run', ...DENO_PERMISSIONS, 'wrong-key.mjs'], template),
+    ]);
+    for (const caught of [bun, deno]) assert.match(caught, /WrongKey\.json failed with status 404/);
   });
 
   test('Bun runs examples/bun: worker build, every event once, the process ends by itself', async () => {
@@ -275,6 +347,104 @@ addEventListener('fetch', (event) => event.respondWith(handler(event.request, { 
     assert.equal(collector.events.length, 0, 'the response came back before delivery');
     await response.waitUntil();
     assertEachOnce('edge-user-');
+  });
+
+  // waitUntil's deadline, in the runtimes that impose one: ODP fails (503, Retry-After 60 s) for longer
+  // than waitUntilTimeoutMs, and every promise handed to waitUntil must still settle by it, with the
+  // events dropped as waitUntilTimeout and stats() balanced, while the isolate runs.
+  const DEADLINE_MS = 1_500;
+  /** The app both runtimes serve: a client per request, its stats kept per request for GET /state. */
+  const deadlineApp = `import { createInstance } from 'odp-sdk';
+const state = { handed: 0, settled: 0, settledAfterMs: [], stats: [] };
+export async function handle(request, waitUntil) {
+  if (new URL(request.url).pathname === '/state') return Response.json(state);
+  const started = Date.now();
+  const client = createInstance({
+    datafile: __DATAFILE__,
+    logLevel: 'silent',
+    odp: { batchSize: 10 },
+    waitUntilTimeoutMs: ${DEADLINE_MS},
+    waitUntil: (promise) => {
+      state.handed++;
+      waitUntil(promise.then(() => {
+        state.settled++;
+        state.settledAfterMs.push(Date.now() - started);
+        if (state.settled === state.handed) state.stats.push(client.stats());
+      }));
+    },
+  });
+  for (let i = 0; i < ${N}; i++) client.sendOdpEvent({ action: 'deadline', identifiers: { fs_user_id: 'deadline-user-' + i } });
+  return new Response('queued');
+}
+`;
+  type DeadlineState = { handed: number; settled: number; settledAfterMs: number[]; stats: Array<{ accepted: number; delivered: number; dropped: number; pending: number; unconfirmed: number; droppedByReason: Record<string, number> }> };
+
+  function assertDeadlineKept(state: DeadlineState): void {
+    assert.equal(state.handed, 3, 'batches of 10, 10 and 5');
+    assert.equal(state.settled, state.handed, JSON.stringify(state));
+    for (const ms of state.settledAfterMs) assert.ok(ms >= DEADLINE_MS - 50 && ms <= DEADLINE_MS + 1_500, `settled after ${ms} ms, deadline ${DEADLINE_MS}`);
+    const stats = state.stats.at(-1)!;
+    assert.equal(stats.droppedByReason.waitUntilTimeout, N);
+    assert.deepEqual({ accepted: stats.accepted, delivered: stats.delivered, dropped: stats.dropped, pending: stats.pending, unconfirmed: stats.unconfirmed }, { accepted: N, delivered: 0, dropped: N, pending: 0, unconfirmed: 0 });
+    assert.ok(collector.batches.length >= 1 && collector.batches.every((batch) => batch.status === 503), 'ODP was asked, and failed');
+  }
+
+  const deadlineDefine = () => ({ __DATAFILE__: JSON.stringify({ version: '4', integrations: [{ key: 'odp', host: collector.url, publicKey: API_KEY }] }) });
+
+  test('workerd (Miniflare): ODP failing past waitUntilTimeoutMs; every waitUntil promise settles by it, the events are dropped as waitUntilTimeout, stats balance', async () => {
+    writeFileSync(join(consumer, 'deadline-app.mjs'), deadlineApp);
+    writeFileSync(join(consumer, 'deadline-worker.mjs'), "import { handle } from './deadline-app.mjs';\nexport default { fetch: (request, env, ctx) => handle(request, (promise) => ctx.waitUntil(promise)) };\n");
+    const script = await bundle('deadline-worker.mjs', ['workerd', 'worker', 'browser'], 'esm', deadlineDefine());
+    collector.setFaults({ status: 503, retryAfter: '60' });
+    const mf = new Miniflare({ modules: true, script, compatibilityDate: '2025-09-01' });
+    try {
+      const response = await mf.dispatchFetch('http://localhost/send');
+      assert.equal(await response.text(), 'queued');
+      const read = async () => (await (await mf.dispatchFetch('http://localhost/state')).json()) as DeadlineState;
+      let state = await read();
+      const until = Date.now() + 10_000;
+      while ((state.handed === 0 || state.settled < state.handed) && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        state = await read();
+      }
+      assertDeadlineKept(state);
+    } finally {
+      await mf.dispose();
+    }
+  });
+
+  test("Vercel's edge-runtime: ODP failing past waitUntilTimeoutMs; every waitUntil promise settles by it, the events are dropped as waitUntilTimeout, stats balance", async () => {
+    writeFileSync(join(consumer, 'deadline-app.mjs'), deadlineApp);
+    writeFileSync(join(consumer, 'deadline-edge.mjs'), "import { handle } from './deadline-app.mjs';\naddEventListener('fetch', (event) => event.respondWith(handle(event.request, (promise) => event.waitUntil(promise))));\n");
+    const code = await bundle('deadline-edge.mjs', ['edge-light', 'worker', 'browser'], 'iife', deadlineDefine());
+    collector.setFaults({ status: 503, retryAfter: '60' });
+    const edge = new EdgeRuntime({ initialCode: code });
+    const started = Date.now();
+    const response = await edge.dispatchFetch('http://localhost/send');
+    assert.equal(await response.text(), 'queued');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the waitUntil promises did not settle within 10 s')), 10_000)));
+    await Promise.race([response.waitUntil(), late]).finally(() => clearTimeout(timer));
+    assert.ok(Date.now() - started < DEADLINE_MS + 3_000, `waitUntil settled after ${Date.now() - started} ms`);
+    assertDeadlineKept((await (await edge.dispatchFetch('http://localhost/state')).json()) as DeadlineState);
+  });
+
+  test('examples/aws-lambda with a wrong sdkKey: the handler rejects within its onReady timeout (3 s), naming the cause; Node then exits', async () => {
+    const handler = example('aws-lambda/handler.mjs');
+    writeFileSync(join(consumer, 'lambda-wrong-key.mjs'), `import { handler } from ${JSON.stringify(handler)};
+const started = Date.now();
+try {
+  const result = await handler({ users: ['u'] });
+  console.log(JSON.stringify({ returned: result }));
+} catch (error) {
+  console.log(JSON.stringify({ rejected: error.message, afterMs: Date.now() - started }));
+}
+`);
+    const { code, stdout, stderr } = await run(process.execPath, ['lambda-wrong-key.mjs'], { ODP_DATAFILE_URL_TEMPLATE: `${refusingUrl}/403/{sdkKey}.json` });
+    assert.equal(code, 0, stderr);
+    const outcome = JSON.parse(stdout.trim().split('\n').at(-1)!) as { rejected?: string; afterMs: number };
+    assert.match(outcome.rejected ?? '', /no valid datafile within 3000 ms; fetching the datafile from .*\/403\/RuntimeKey\.json failed with status 403/);
+    assert.ok(outcome.afterMs >= 2_990 && outcome.afterMs < 6_000, `rejected after ${outcome.afterMs} ms`);
   });
 
   test('examples/aws-lambda: the handler returns only after its events are delivered; Node then exits', async () => {

@@ -9,7 +9,7 @@ import type { OdpClient } from '../../src/index';
 import type { DropReason, OdpClientEvents, OdpDataValue, OdpStats } from '../../src/types';
 import type { CapturedLogger } from './helpers';
 
-export const DROP_REASONS: DropReason[] = ['retriesExhausted', 'rejectedByServer', 'tooLarge', 'closed', 'optedOut'];
+export const DROP_REASONS: DropReason[] = ['retriesExhausted', 'rejectedByServer', 'tooLarge', 'closed', 'optedOut', 'waitUntilTimeout'];
 
 /** A set of small non-negative integers, one byte each outside the JS heap (a soak sends millions). */
 export class SeqSet {

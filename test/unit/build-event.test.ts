@@ -100,7 +100,7 @@ describe('buildEvent: every error code', () => {
     ['identifiers null', { identifiers: null }, 'invalidIdentifiers', 'identifiers are required, e.g. { fs_user_id: "user123" }'],
     ['identifiers a string', { identifiers: 'u1' }, 'invalidIdentifiers', 'identifiers must be an object of strings, got "u1"'],
     ['identifiers an array', { identifiers: ['u1'] }, 'invalidIdentifiers', 'identifiers must be an object of strings, got an array'],
-    ['identifiers a Date', { identifiers: new Date(0) }, 'invalidIdentifiers', 'identifiers must be an object of strings, got an object'],
+    ['identifiers a Date', { identifiers: new Date(0) }, 'invalidIdentifiers', 'identifiers must be an object of strings, got a Date'],
     ['identifiers empty', { identifiers: {} }, 'invalidIdentifiers', 'identifiers need at least one non-empty value'],
     ['identifiers all empty', { identifiers: { a: '' } }, 'invalidIdentifiers', 'identifiers need at least one non-empty value'],
     ['an identifier not a string', { identifiers: { fs_user_id: 5 } }, 'invalidIdentifiers', 'identifiers.fs_user_id must be a string, got number 5'],

@@ -50,9 +50,13 @@ describe('client: beforeSend', () => {
     expect(refusal('number')).toEqual(['beforeSendFailed', 'beforeSend must return an event or null, got number']);
     expect(refusal('invalid')[0]).toBe('beforeSendFailed');
     expect(refusal('invalid')[1]).toMatch(/^beforeSend returned an invalid event: action/);
+    // A failing hook is a bug in the host's code: error level, each distinct refusal once.
+    const once = ' (logged once; the same refusal again is counted in stats().rejected and summarised)';
     expect(log.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
-      '[odp-sdk] beforeSend threw: boom (the event was not sent; this message is logged once)',
-      '[odp-sdk] beforeSend threw: plain (the event was not sent; this message is logged once)',
+      `[odp-sdk] event refused: beforeSendFailed: beforeSend threw: boom${once}`,
+      `[odp-sdk] event refused: beforeSendFailed: beforeSend threw: plain${once}`,
+      `[odp-sdk] event refused: beforeSendFailed: beforeSend must return an event or null, got number${once}`,
+      `[odp-sdk] event refused: beforeSendFailed: beforeSend returned an invalid event: action must not be empty${once}`,
     ]);
     expect(client.stats()).toMatchObject({ accepted: 0, rejected: { filtered: 1, beforeSendFailed: 6 } });
     mode = 'pass';
@@ -77,16 +81,24 @@ describe('client: beforeSend', () => {
     expect(sent(removed.transport.bodies())[0]!.data.idempotence_id).toMatch(/^00000000-/);
   });
 
-  it('at most 50 distinct hook errors are logged', () => {
+  it('hook errors that differ only in numbers or quoted values are one refusal; at most 100 distinct refusals are logged, the rest counted', async () => {
     let n = 0;
-    const { client, log } = makeClient({
+    const { client, log, clock } = makeClient({
       datafile: datafile(),
       beforeSend: () => {
-        throw new Error(`e${n++}`);
+        throw new Error(`failed at "${n}" after ${n++} ms`);
       },
     });
     for (let i = 0; i < 60; i++) client.sendOdpEvent(event());
-    expect(log.lines.filter((l) => l.level === 'error')).toHaveLength(50);
+    expect(log.lines.filter((l) => l.level === 'error')).toHaveLength(1);
+    let k = 0;
+    const words = Array.from({ length: 150 }, () => `key${String.fromCharCode(97 + (k % 26))}${String.fromCharCode(97 + Math.floor(k++ / 26))}`);
+    const plain = makeClient({ datafile: datafile() }, { logLevel: 'warn' });
+    for (const word of words) plain.client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'u' }, data: { [word]: [] as never } });
+    expect(plain.log.lines.filter((l) => l.level === 'warn')).toHaveLength(100);
+    await plain.clock.advance(60_000);
+    expect(plain.log.lines.at(-1)!.message).toBe('[odp-sdk] 50 more events refused (invalidData ×50); stats().rejected has every count');
+    void clock;
   });
 });
 
@@ -187,6 +199,72 @@ describe('client: waitUntil and compression', () => {
     await bad.client.flush();
     expect(bad.log.text()).toContain('waitUntil threw (bind it to its ctx): TypeError: Illegal invocation');
     expect(bad.client.stats().delivered).toBe(1);
+  });
+
+  it('waitUntilTimeoutMs: every promise settles by its deadline, through an outage with Retry-After; what is left is dropped as waitUntilTimeout and stats balance', async () => {
+    const handed: Array<{ settledAt?: number }> = [];
+    const { client, transport, clock, log } = makeClient({
+      datafile: datafile(),
+      odp: { batchSize: 5, initialBackoffMs: 1_000, maxBackoffMs: 30_000 },
+      waitUntilTimeoutMs: 20_000,
+      waitUntil: (promise) => {
+        const entry: { settledAt?: number } = {};
+        handed.push(entry);
+        void promise.then(() => (entry.settledAt = clock.now()));
+      },
+    });
+    const dropped: Array<{ reason: string; count: number }> = [];
+    client.on('dropped', ({ reason, count }) => dropped.push({ reason, count }));
+    // ODP down for longer than the deadline, asking for 2 minutes between attempts.
+    transport.fallback = { status: 503, headers: { 'retry-after': '120' } };
+    const start = clock.now();
+    for (let i = 0; i < 12; i++) expect(client.sendOdpEvent(event(i))).toBeNull();
+    await settle();
+    expect(handed).toHaveLength(3); // two full batches and the partial one at the end of the task
+    await clock.advance(19_999);
+    expect(handed.filter((entry) => entry.settledAt !== undefined)).toHaveLength(0);
+    await clock.advance(1);
+    expect(handed.map((entry) => entry.settledAt! - start)).toEqual([20_000, 20_000, 20_000]);
+    const stats = client.stats();
+    expect(stats.droppedByReason.waitUntilTimeout).toBe(12);
+    expect(stats).toMatchObject({ accepted: 12, delivered: 0, dropped: 12, pending: 0, queued: 0, inFlight: 0, unconfirmed: 0 });
+    expect(stats.accepted).toBe(stats.delivered + stats.dropped + stats.pending + stats.unconfirmed);
+    expect(dropped.reduce((sum, entry) => sum + entry.count, 0)).toBe(12);
+    expect(new Set(dropped.map((entry) => entry.reason))).toEqual(new Set(['waitUntilTimeout']));
+    expect(log.text()).toMatch(/error: .*events were dropped: not delivered within waitUntilTimeoutMs \(20000 ms\)/);
+    expect(clock.pending).toBe(0); // no retry and no deadline timer left behind
+  });
+
+  it('waitUntilTimeoutMs: a batch in flight at the deadline is dropped too and its late answer ignored; a split batch expires in all its parts; a delivered batch cancels its deadline', async () => {
+    const handed: Promise<unknown>[] = [];
+    const { client, transport, clock } = makeClient({
+      datafile: datafile(),
+      odp: { batchSize: 4, maxConcurrentRequests: 1 },
+      waitUntilTimeoutMs: 5_000,
+      waitUntil: (promise) => void handed.push(promise),
+    });
+    transport.answer({ status: 413 }, 'hang');
+    for (let i = 0; i < 4; i++) client.sendOdpEvent(event(i));
+    await settle();
+    // Split in halves: the first half hangs in flight, the second waits for the slot.
+    expect(transport.calls).toHaveLength(2);
+    let settled = false;
+    void handed[0]!.then(() => (settled = true));
+    await clock.advance(5_000);
+    expect(settled).toBe(true);
+    expect(client.stats()).toMatchObject({ accepted: 4, dropped: 4, pending: 0, inFlight: 0 });
+    expect(client.stats().droppedByReason.waitUntilTimeout).toBe(4);
+    transport.calls[1]!.answer({ status: 202 });
+    await settle();
+    expect(client.stats()).toMatchObject({ delivered: 0, dropped: 4 });
+
+    // Delivered in time: the deadline timer goes with it, nothing is dropped later.
+    transport.fallback = { status: 202 };
+    client.sendOdpEvent(event(9));
+    await settle();
+    await settle();
+    expect(client.stats().delivered).toBe(1);
+    expect(clock.pending).toBe(0);
   });
 
   it("odp.compression reaches each event request", async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { OdpError } from '../../src/event/odp-error';
 import type { SegmentsFactory, SegmentsService } from '../../src/segments/segments-manager';
@@ -13,7 +14,10 @@ describe('client: refusals, in order', () => {
     expect(error).toBeInstanceOf(OdpError);
     expect(error?.code).toBe('sdkNotReady');
     expect(error?.message).toBe('the datafile is not ready yet; event discarded');
-    expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] the datafile is not ready yet; event discarded (await client.onReady() before sending)' });
+    expect(log.lines).toContainEqual({
+      level: 'warn',
+      message: '[odp-sdk] event refused: sdkNotReady: the datafile is not ready yet; event discarded (await client.onReady() before sending) (logged once; the same refusal again is counted in stats().rejected and summarised)',
+    });
     expect(client.stats().rejected).toEqual({ sdkNotReady: 1 });
     expect(client.isReady()).toBe(false);
   });
@@ -98,6 +102,21 @@ describe('client: accepted events', () => {
     expect(transport.calls[0]!.request.headers['x-api-key']).toBe(PUBLIC_KEY);
   });
 
+  it("the positional form with \"fullstack\" as the action (Optimizely's (action, type) order) is sent as given, with one warning", async () => {
+    const { client, transport, log } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } }, { logLevel: 'warn' });
+    expect(client.sendOdpEvent('purchased', 'fullstack', { fs_user_id: 'u' })).toBeNull();
+    expect(client.sendOdpEvent('viewed', 'fullstack', { fs_user_id: 'u' })).toBeNull();
+    expect(client.sendOdpEvent('fullstack', 'purchased', { fs_user_id: 'u' })).toBeNull();
+    await client.flush();
+    expect(transport.bodies()[0]!.map((e) => [e.type, e.action])).toEqual([['purchased', 'fullstack'], ['viewed', 'fullstack'], ['fullstack', 'purchased']]);
+    expect(log.lines).toEqual([
+      {
+        level: 'warn',
+        message: `[odp-sdk] sendOdpEvent("purchased", "fullstack", ...): the positional form is (type, action, identifiers, data); Optimizely's SDK takes (action, type, ...). Sent as action "fullstack" (logged once)`,
+      },
+    ]);
+  });
+
   it('a given idempotence id is kept', async () => {
     const { client, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } });
     client.sendOdpEvent({ ...event(), data: { idempotence_id: 'mine' } });
@@ -152,6 +171,55 @@ describe('client: accepted events', () => {
     transport.calls[0]!.answer({ status: 200 });
     await flushing;
     expect(holds).toEqual({ taken: 1, released: 1 });
+  });
+
+  it('flush() resolves true once everything settled, at once when nothing is queued', async () => {
+    const { client, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000 } });
+    expect(await client.flush()).toBe(true);
+    expect(await client.flush({ timeoutMs: 0 })).toBe(true);
+    transport.answer({ status: 400 });
+    client.sendOdpEvent(event());
+    expect(await client.flush({ timeoutMs: 1_000 })).toBe(true); // dropped is settled too
+    expect(client.stats()).toMatchObject({ dropped: 1, pending: 0 });
+  });
+
+  it('flush({ timeoutMs }) resolves false by the deadline, never rejects, and leaves the events queued: they are delivered later', async () => {
+    const { client, transport, clock, holds } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000, initialBackoffMs: 10_000, maxBackoffMs: 10_000 } });
+    transport.answer({ status: 503 }, { status: 503 });
+    for (let i = 0; i < 3; i++) client.sendOdpEvent(event(i));
+    let result: boolean | undefined;
+    void client.flush({ timeoutMs: 5_000 }).then((value) => (result = value));
+    await clock.advance(4_999);
+    expect(result).toBeUndefined();
+    await clock.advance(1);
+    expect(result).toBe(false);
+    expect(holds.taken).toBe(holds.released);
+    // Not dropped: flush is not close.
+    expect(client.stats()).toMatchObject({ accepted: 3, dropped: 0, queued: 3, pending: 3 });
+    expect(client.stats().droppedByReason).toEqual({ retriesExhausted: 0, rejectedByServer: 0, tooLarge: 0, closed: 0, optedOut: 0, waitUntilTimeout: 0 });
+    // A bad timeoutMs is no timeout; a hostile options object never makes flush reject.
+    const hostile = { get timeoutMs(): number { throw new Error('getter'); } };
+    const pending = client.flush(hostile);
+    await clock.advance(60_000);
+    expect(await pending).toBe(true);
+    expect(client.stats()).toMatchObject({ delivered: 3, pending: 0 });
+  });
+
+  it('once() hears one event, then no more; its function cancels it before', async () => {
+    const { client, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } });
+    const heard: number[] = [];
+    client.once('delivered', ({ count }) => heard.push(count));
+    const cancelled: number[] = [];
+    client.once('delivered', ({ count }) => cancelled.push(count))();
+    expect(client.once('delivered', 'nope' as never)).toBeTypeOf('function');
+    transport.fallback = { status: 200 };
+    client.sendOdpEvent(event(1));
+    await settle();
+    client.sendOdpEvent(event(2));
+    client.sendOdpEvent(event(3));
+    await settle();
+    expect(heard).toEqual([1]);
+    expect(cancelled).toEqual([]);
   });
 
   it('stats, and delivered/dropped events for listeners; a listener that is not a function is ignored', async () => {
@@ -254,12 +322,12 @@ describe('client: datafile', () => {
     await settle();
     expect(state.done).toBe(false);
     await late.clock.advance(1);
-    expect(await rejected).toBe('odp-sdk: no valid datafile within 50 ms');
+    expect(await rejected).toBe('odp-sdk: no valid datafile within 50 ms; no answer yet from https://cdn.optimizely.com/datafiles/k.json');
 
     const zero = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
     const atOnce = zero.client.onReady({ timeoutMs: 0 }).catch((error: Error) => error.message);
     await zero.clock.advance(0);
-    expect(await atOnce).toBe('odp-sdk: no valid datafile within 0 ms');
+    expect(await atOnce).toBe('odp-sdk: no valid datafile within 0 ms; no answer yet from https://cdn.optimizely.com/datafiles/k.json');
 
     const { client, transport, clock } = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
     const before = clock.pending;
@@ -274,6 +342,37 @@ describe('client: datafile', () => {
     await noTimer;
     expect(clock.delays.filter((d) => d === 10_000)).toHaveLength(1);
     expect(clock.pending).toBe(withTimer); // the timeout went, the next poll came
+  });
+
+  it('onReady with timeoutMs holds the host open while it waits (Node would exit first) and rejects naming the last cause', async () => {
+    const { client, clock, holds, transport } = makeClient({ sdkKey: 'bad', datafileUrlTemplate: 'http://127.0.0.1:9/{sdkKey}.json' }, { answers: [{ status: 403 }] });
+    transport.fallback = { status: 403 };
+    await settle();
+    expect(holds).toEqual({ taken: 0, released: 0 });
+    const rejected = client.onReady({ timeoutMs: 3_000 }).catch((error: Error) => error.message);
+    const noTimeout = client.onReady();
+    expect(holds).toEqual({ taken: 1, released: 0 });
+    void noTimeout;
+    expect(holds.taken).toBe(1); // without a timeout it would hold for ever: no hold
+    await clock.advance(3_000);
+    expect(await rejected).toBe(
+      'odp-sdk: no valid datafile within 3000 ms; fetching the datafile from http://127.0.0.1:9/bad.json failed with status 403 (is the sdkKey right, and its datafile published?)',
+    );
+    expect(holds).toEqual({ taken: 1, released: 1 });
+
+    // Settled by the datafile: released too.
+    const later = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
+    const waiting = later.client.onReady({ timeoutMs: 60_000 });
+    expect(later.holds).toEqual({ taken: 1, released: 0 });
+    later.transport.calls[0]!.answer({ status: 200, body: JSON.stringify(datafile()) });
+    await waiting;
+    expect(later.holds).toEqual({ taken: 1, released: 1 });
+    // And by close().
+    const closing = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
+    const closed = closing.client.onReady({ timeoutMs: 60_000 }).catch(() => 'rejected');
+    await closing.client.close({ timeoutMs: 0 });
+    expect(await closed).toBe('rejected');
+    expect(closing.holds.taken - closing.holds.released).toBe(0);
   });
 
   it('onReady rejects when the client is closed first, and at once after close or when it can never be ready', async () => {
@@ -378,6 +477,14 @@ describe('client: datafile', () => {
   it('a bad config is logged and replaced by defaults', () => {
     const { log } = makeClient({ datafile: datafile(), odp: { batchSize: 0 } });
     expect(log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] invalid config: odp.batchSize must be an integer >= 1; using 10' });
+  });
+
+  it('config warnings (an unknown key, a value clamped to its bound) are logged at warn when the client is made', () => {
+    const { log } = makeClient({ datafile: datafile(), logLevl: 'info', odp: { batchSize: 1e9 } } as never, { logLevel: 'warn' });
+    expect(log.lines).toEqual([
+      { level: 'warn', message: '[odp-sdk] config: unknown option logLevl is ignored; did you mean logLevel?' },
+      { level: 'warn', message: '[odp-sdk] config: odp.batchSize 1000000000 is above its upper bound; using 500' },
+    ]);
   });
 });
 
@@ -519,3 +626,135 @@ describe('client: user contexts', () => {
   });
 });
 
+
+describe('client: the order refusals are checked in', () => {
+  it("each code wins over the next one in README's error-code table, where both apply", async () => {
+    // Each row: a client and an event for which the row's code and the next row's both hold.
+    const tooLarge = { action: 'a', identifiers: { fs_user_id: 'u' }, data: { big: 'x'.repeat(2_000) } };
+    const bad = { type: 5, action: 5, identifiers: 5, data: 5 } as never;
+    const full = () => {
+      const rig = makeClient({ datafile: datafile(), odp: { queueSize: 1, flushIntervalMs: 0 } }, { logLevel: 'silent' });
+      rig.transport.fallback = 'hang';
+      rig.client.sendOdpEvent(event(0));
+      return rig;
+    };
+    const order: string[] = [];
+    const check = (code: string, result: { code: string } | null | undefined) => {
+      expect(result?.code, code).toBe(code);
+      order.push(code);
+    };
+    check('optedOut', makeClient({ sdkKey: 'k', optOut: true }, { answers: ['hang'], logLevel: 'silent' }).client.sendOdpEvent(event()));
+    check('sdkNotReady', makeClient({ sdkKey: 'k', odp: { disabled: true } }, { answers: ['hang'], logLevel: 'silent' }).client.sendOdpEvent(bad));
+    check('odpNotEnabled', makeClient({ datafile: { version: '4' }, odp: { disabled: true } }, { logLevel: 'silent' }).client.sendOdpEvent(bad));
+    check('odpNotIntegrated', makeClient({ datafile: { version: '4' } }, { logLevel: 'silent' }).client.sendOdpEvent(bad));
+    const valid = makeClient({ datafile: datafile(), odp: { maxEventBytes: 1_000 } }, { logLevel: 'silent' }).client;
+    check('invalidIdentifiers', valid.sendOdpEvent(bad));
+    check('invalidType', valid.sendOdpEvent({ type: 5, action: 5, identifiers: { fs_user_id: 'u' }, data: 5 } as never));
+    check('invalidAction', valid.sendOdpEvent({ action: 5, identifiers: { fs_user_id: 'u' }, data: 5 } as never));
+    check('invalidData', valid.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'u' }, data: { big: 'x'.repeat(2_000), bad: [] as never } }));
+    const closing = full();
+    void closing.client.close({ timeoutMs: 60_000 }); // the held event stays held until the deadline
+    const tooLargeClosed = makeClient({ datafile: datafile(), odp: { maxEventBytes: 1_000 } }, { logLevel: 'silent' });
+    void tooLargeClosed.client.close({ timeoutMs: 0 });
+    check('eventTooLarge', tooLargeClosed.client.sendOdpEvent(tooLarge));
+    check('closed', closing.client.sendOdpEvent(event(1)));
+    // A full queue and a hook that would filter the event: queueFull (the hook is not even called).
+    const fullFiltered = makeClient({ datafile: datafile(), odp: { queueSize: 1, flushIntervalMs: 0 }, beforeSend: (e) => (e.action === 'b' ? null : e) }, { logLevel: 'silent' });
+    fullFiltered.transport.fallback = 'hang';
+    fullFiltered.client.sendOdpEvent(event(0));
+    check('queueFull', fullFiltered.client.sendOdpEvent({ action: 'b', identifiers: { fs_user_id: 'u' } }));
+    check('filtered', makeClient({ datafile: datafile(), beforeSend: () => null }).client.sendOdpEvent(event()));
+    check('beforeSendFailed', makeClient({ datafile: datafile(), beforeSend: () => undefined as never }).client.sendOdpEvent(event()));
+    expect(order).toHaveLength(13);
+
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('### Error codes'), readme.indexOf('## Configuration'));
+    const documented = [...table.matchAll(/^\| `(\w+)` \|/gm)].map((match) => match[1]);
+    expect(documented).toEqual(order);
+  });
+});
+
+describe('client: refusals and listener errors reach the log at the default level', () => {
+  const once = ' (logged once; the same refusal again is counted in stats().rejected and summarised)';
+
+  it('each distinct refusal once at warn (a Date, a nested object, a hook that forgot to return, queueFull), then counted: one summary line a minute, no timer while idle', async () => {
+    const { client, clock, log, transport } = makeClient(
+      { datafile: datafile(), odp: { queueSize: 2, flushIntervalMs: 60_000 }, beforeSend: (e) => (e.action === 'forgot' ? (undefined as never) : e) },
+      { logLevel: 'warn' },
+    );
+    transport.fallback = 'hang';
+    const idle = clock.pending;
+    for (let round = 0; round < 3; round++) {
+      expect(client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'u' }, data: { when: new Date(0) as never } })?.code).toBe('invalidData');
+      expect(client.sendOdpEvent({ action: 'a', identifiers: { fs_user_id: 'u' }, data: { cart: { items: 2 } as never } })?.code).toBe('invalidData');
+      expect(client.sendOdpEvent({ action: 'forgot', identifiers: { fs_user_id: 'u' } })?.code).toBe('beforeSendFailed');
+    }
+    expect(clock.pending).toBe(idle + 1); // the summary timer, armed by the first repeat
+    client.sendOdpEvent(event(1));
+    client.sendOdpEvent(event(2));
+    for (let i = 0; i < 1_000; i++) client.sendOdpEvent(event(i));
+    expect(log.lines.map((l) => `${l.level}: ${l.message}`)).toEqual([
+      `warn: [odp-sdk] event refused: invalidData: data.when must be a string, number, boolean or null, got a Date${once}`,
+      `warn: [odp-sdk] event refused: invalidData: data.cart must be a string, number, boolean or null, got an object${once}`,
+      `error: [odp-sdk] event refused: beforeSendFailed: beforeSend must return an event or null, got undefined${once}`,
+      `warn: [odp-sdk] event refused: queueFull: the queue is full (odp.queueSize 2); event discarded${once}`,
+    ]);
+    expect(client.stats().rejected).toEqual({ invalidData: 6, beforeSendFailed: 3, queueFull: 1_000 });
+    await clock.advance(59_999);
+    expect(log.lines).toHaveLength(4);
+    await clock.advance(1);
+    expect(log.lines.at(-1)).toEqual({ level: 'warn', message: '[odp-sdk] 1005 more events refused (invalidData ×4, beforeSendFailed ×2, queueFull ×999); stats().rejected has every count' });
+    expect(clock.pending).toBe(idle); // no summary timer while there is nothing to summarise (the partial batch went too)
+    await clock.advance(120_000);
+    expect(log.lines).toHaveLength(5);
+    // Counted again later: summarised again; close() says what was counted at once.
+    client.sendOdpEvent(event(3));
+    client.sendOdpEvent(event(3));
+    void client.close({ timeoutMs: 0 });
+    expect(log.lines.at(-1)).toEqual({ level: 'warn', message: '[odp-sdk] 2 more events refused (queueFull ×2); stats().rejected has every count' });
+  });
+
+  it('sdkNotReady: one warning, then counted; optedOut and filtered (the host chose them) only at debug', async () => {
+    const { client, log } = makeClient({ sdkKey: 'k' }, { answers: ['hang'], logLevel: 'warn' });
+    for (let i = 0; i < 5; i++) client.sendOdpEvent(event(i));
+    expect(log.lines).toHaveLength(1);
+    expect(log.lines[0]!.message).toMatch(/event refused: sdkNotReady: .*await client\.onReady\(\) before sending/);
+    const chosen = makeClient({ datafile: datafile(), beforeSend: () => null }, { logLevel: 'info' });
+    chosen.client.sendOdpEvent(event());
+    chosen.client.setOptOut(true);
+    chosen.client.sendOdpEvent(event());
+    expect(chosen.log.lines.filter((l) => l.level !== 'info')).toEqual([]);
+    expect(chosen.client.stats().rejected).toEqual({ filtered: 1, optedOut: 1 });
+  });
+
+  it('a listener that throws is logged at error, each distinct message once (bounded); the other listeners and delivery go on', async () => {
+    const { client, log, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } }, { logLevel: 'warn' });
+    let n = 0;
+    client.on('delivered', () => {
+      throw new Error('listener bug');
+    });
+    client.on('delivered', () => {
+      throw { toString: () => `odd ${n++}` }; // not an Error, and a new message each time
+    });
+    const heard: number[] = [];
+    client.on('delivered', ({ count }) => heard.push(count));
+    transport.fallback = { status: 202 };
+    for (let i = 0; i < 3; i++) {
+      client.sendOdpEvent(event(i));
+      await settle();
+    }
+    expect(heard).toEqual([1, 1, 1]);
+    expect(client.stats().delivered).toBe(3);
+    expect(log.lines.map((l) => `${l.level}: ${l.message}`)).toEqual([
+      "error: [odp-sdk] a 'delivered' listener threw: listener bug (delivery goes on; each distinct message is logged once)",
+      "error: [odp-sdk] a 'delivered' listener threw: odd 0 (delivery goes on; each distinct message is logged once)",
+      "error: [odp-sdk] a 'delivered' listener threw: odd 1 (delivery goes on; each distinct message is logged once)",
+      "error: [odp-sdk] a 'delivered' listener threw: odd 2 (delivery goes on; each distinct message is logged once)",
+    ]);
+    for (let i = 0; i < 200; i++) {
+      client.sendOdpEvent(event(i));
+      await settle();
+    }
+    expect(log.lines.length).toBe(100); // bounded: the logger remembers at most 100 distinct messages
+  });
+});

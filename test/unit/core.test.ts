@@ -76,7 +76,7 @@ describe('StatsTracker', () => {
     stats.drop(3, 'rejectedByServer', 'inFlight');
     stats.drop(4, 'tooLarge', 'inFlight');
     const snapshot = stats.snapshot();
-    expect(snapshot.droppedByReason).toEqual({ retriesExhausted: 2, rejectedByServer: 3, tooLarge: 4, closed: 1, optedOut: 0 });
+    expect(snapshot.droppedByReason).toEqual({ retriesExhausted: 2, rejectedByServer: 3, tooLarge: 4, closed: 1, optedOut: 0, waitUntilTimeout: 0 });
     expect(snapshot.dropped).toBe(10);
     expect(snapshot.inFlight).toBe(0);
     expect(snapshot.queued).toBe(0);

@@ -72,10 +72,16 @@ describe('DatafileManager', () => {
     await settle();
     for (let i = 0; i < 6; i++) await clock.runNext();
     expect(clock.delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
-    expect(log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] fetching the datafile failed with status 500' });
+    // The URL and the status, once at error level; the same failure again only at debug level.
+    expect(log.lines.filter((line) => line.level === 'error')).toEqual([
+      { level: 'error', message: '[odp-sdk] fetching the datafile from https://cdn.test/k.json failed with status 500; retrying with backoff (the same failure again is logged at debug level)' },
+    ]);
+    expect(log.lines.filter((line) => line.level === 'debug')).toHaveLength(6);
+    expect(manager.problem()).toBe('fetching the datafile from https://cdn.test/k.json failed with status 500');
     transport.fallback = { status: 200, body: good };
     await clock.runNext();
     expect(taken).toHaveLength(1);
+    expect(log.lines.at(-1)).toEqual({ level: 'info', message: '[odp-sdk] fetched the datafile from https://cdn.test/k.json after 7 failed attempts' });
 
     const capped = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 1_500 });
     capped.transport.fallback = { error: 'network', message: 'down' };
@@ -83,7 +89,44 @@ describe('DatafileManager', () => {
     await settle();
     await capped.clock.runNext();
     expect(capped.clock.delays).toEqual([1_000, 1_500]);
-    expect(capped.log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] fetching the datafile failed: down' });
+    expect(capped.log.lines).toContainEqual({
+      level: 'error',
+      message: '[odp-sdk] fetching the datafile from https://cdn.test/k.json failed: down; retrying with backoff (the same failure again is logged at debug level)',
+    });
+  });
+
+  it('403 and 404 (a wrong key): one error line with the URL, the status and a hint, then a backoff up to 5 minutes; another failure is logged again', async () => {
+    Math.random = () => 1;
+    for (const status of [403, 404]) {
+      const { manager, transport, clock, log } = makeDatafileManager({ sdkKey: 'wrong key', updateIntervalMs: 0 });
+      transport.fallback = { status };
+      manager.start();
+      await settle();
+      for (let i = 0; i < 12; i++) await clock.runNext();
+      expect(clock.delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000, 300_000, 300_000, 300_000]);
+      const url = 'https://cdn.test/wrong%20key.json';
+      expect(log.lines.filter((line) => line.level !== 'debug')).toEqual([
+        { level: 'error', message: `[odp-sdk] fetching the datafile from ${url} failed with status ${status} (is the sdkKey right, and its datafile published?); retrying with backoff (the same failure again is logged at debug level)` },
+      ]);
+      expect(manager.problem()).toBe(`fetching the datafile from ${url} failed with status ${status} (is the sdkKey right, and its datafile published?)`);
+      // A different failure is news: logged in full again, and its own (shorter) backoff cap applies.
+      transport.fallback = { error: 'network', message: 'connect ECONNREFUSED' };
+      await clock.runNext();
+      expect(log.lines.filter((line) => line.level === 'error')).toHaveLength(2);
+      expect(log.lines.at(-1)!.message).toMatch(/failed: connect ECONNREFUSED; retrying/);
+      expect(clock.delays.at(-1)).toBe(30_000);
+      manager.stop();
+    }
+  });
+
+  it('problem(): no answer yet, or no sdkKey at all', () => {
+    const pending = makeDatafileManager({ sdkKey: 'k' });
+    pending.transport.answer('hang');
+    pending.manager.start();
+    expect(pending.manager.problem()).toBe('no answer yet from https://cdn.test/k.json');
+    const none = makeDatafileManager({ datafile: 'nope' });
+    none.manager.start();
+    expect(none.manager.problem()).toBe('no valid datafile was given');
   });
 
   it('a fetched datafile that does not parse counts as a failure; the etag of a bad one is not kept', async () => {
@@ -92,7 +135,7 @@ describe('DatafileManager', () => {
     transport.answer({ status: 200, body: 'nope', headers: { etag: 'BAD' } }, { status: 200, body: good });
     manager.start();
     await settle();
-    expect(log.text()).toMatch(/the fetched datafile was not taken/);
+    expect(log.text()).toMatch(/error: \[odp-sdk\] the datafile from https:\/\/cdn\.test\/k\.json was not taken: the datafile is not valid JSON/);
     expect(clock.delays).toEqual([1_000]);
     await clock.runNext();
     expect(transport.calls[1]!.request.headers).toStrictEqual({});

@@ -729,6 +729,37 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
     expect(h.stats.delivered).toBe(1);
   });
 
+  it('expire(): drops one batch wherever it is (waiting, queued, in flight), settles its promise, leaves the others; the lane goes on', async () => {
+    const h = makeDispatcher({}, { concurrency: 1 });
+    h.transport.answer({ status: 503 });
+    const waiting = h.send(2); // fails: waits for its retry
+    await settle();
+    const queued = h.send(3); // behind the wait
+    const other = h.send(1);
+    expect(h.stats.snapshot()).toMatchObject({ queued: 6, inFlight: 0 });
+    expect(h.dispatcher.expire(queued, 'waitUntilTimeout', 'late')).toBe(3);
+    h.transport.answer('hang');
+    expect(h.dispatcher.expire(waiting, 'waitUntilTimeout', 'late')).toBe(2);
+    expect(h.dispatcher.expire(waiting, 'waitUntilTimeout', 'late')).toBe(0); // once only
+    expect(h.stats.droppedBy.waitUntilTimeout).toBe(5);
+    expect(h.dropped).toEqual([
+      { reason: 'waitUntilTimeout', count: 3, status: undefined, message: '3 events were dropped: late' },
+      { reason: 'waitUntilTimeout', count: 2, status: undefined, message: '2 events were dropped: late' },
+    ]);
+    // The retry timer of the expired batch went with it (no timer left); the lane goes on with the other batch.
+    await settle();
+    expect(h.clock.pending).toBe(0);
+    expect(h.transport.bodies()).toHaveLength(2);
+    expect(h.transport.bodies().at(-1)).toEqual(other);
+    const inFlight = probe(h.dispatcher.flush());
+    expect(h.dispatcher.expire(other, 'waitUntilTimeout', 'late')).toBe(1);
+    await settle();
+    expect(inFlight.done).toBe(true);
+    h.transport.calls.at(-1)!.answer({ status: 200 }); // a late answer changes nothing
+    await settle();
+    expect(h.stats.snapshot()).toMatchObject({ delivered: 0, dropped: 6, queued: 0, inFlight: 0 });
+  });
+
   it('pauseUntil(): no request before that time; a time past is ignored', async () => {
     const h = makeDispatcher();
     h.dispatcher.pauseUntil(START - 1);

@@ -76,15 +76,36 @@ describe('nodePlatform', () => {
 });
 
 describe('entry points', () => {
+  it('every entry point exports the same API: createInstance, OdpError, isOdpError, SDK_NAME, SDK_VERSION (and its SDK_BUILD); no class but OdpError', async () => {
+    const api = ['OdpError', 'SDK_BUILD', 'SDK_NAME', 'SDK_VERSION', 'createInstance', 'isOdpError'];
+    for (const entry of [await import('../../src/index'), await import('../../src/index.browser'), await import('../../src/index.worker')]) {
+      expect(Object.keys(entry).sort()).toEqual(api);
+    }
+    // The script tag names no build, and carries the add-on's hook.
+    const umd = await import('../../src/index.umd');
+    expect(Object.keys(umd).sort()).toEqual([...api.filter((name) => name !== 'SDK_BUILD'), 'useSegments'].sort());
+  });
+
+  it('isOdpError: true for an OdpError of this copy or of another copy (a brand, not instanceof), false for anything else', async () => {
+    const { OdpError, isOdpError } = await import('../../src/event/odp-error');
+    vi.resetModules();
+    const other = await import('../../src/event/odp-error');
+    expect(other.OdpError).not.toBe(OdpError);
+    const foreign = new other.OdpError('queueFull', 'full');
+    expect(foreign instanceof OdpError).toBe(false);
+    expect(isOdpError(foreign)).toBe(true);
+    expect(other.isOdpError(new OdpError('closed', 'closed'))).toBe(true);
+    for (const value of [new Error('x'), { code: 'queueFull', message: 'm', name: 'OdpError' }, null, undefined, 'OdpError', 5]) {
+      expect(isOdpError(value)).toBe(false);
+    }
+  });
+
   it('Node: createInstance makes a ready client on the Node platform, with segments', async () => {
     vi.resetModules(); // other tests reset the module registry: compare classes from one import
-    const { createInstance, OdpClient: Exported, OdpError, OdpUserContext, SDK_BUILD } = await import('../../src/index');
+    const { createInstance, OdpError, SDK_BUILD } = await import('../../src/index');
     expect(SDK_BUILD).toBe('node');
     const client = createInstance({ datafile: datafile(), logger: captureLogger() });
-    expect(client).toBeInstanceOf(Exported);
-    expect(Exported.name).toBe('OdpClient');
     expect(typeof OdpError).toBe('function');
-    expect(typeof OdpUserContext).toBe('function');
     expect(client.isReady()).toBe(true);
     expect(client.getVuid()).toBeNull();
     // Segments are in: a datafile without ODP segments answers [] without a request.

@@ -4,7 +4,7 @@
  */
 import { vi } from 'vitest';
 import { captureLogger, type CapturedLogger } from '../support/helpers';
-import { OdpClient } from '../../src/client/odp-client';
+import { Client } from '../../src/client/odp-client';
 import { DatafileManager, type DatafileSource } from '../../src/datafile/datafile-manager';
 import type { ParsedDatafile } from '../../src/datafile/parse-datafile';
 import { Emitter } from '../../src/core/emitter';
@@ -393,7 +393,7 @@ export class FakePage {
 }
 
 export interface ClientRig {
-  client: OdpClient;
+  client: Client;
   clock: FakeClock;
   transport: FakeTransport;
   log: CapturedLogger;
@@ -436,7 +436,7 @@ export function makeClient(
     keepaliveBytes: extra.keepaliveBytes ?? 0,
     attach: extra.attach?.(clock.schedule),
   };
-  const client = new OdpClient({ logger: log, logLevel: extra.logLevel ?? 'debug', ...config }, platform, extra.segments);
+  const client = new Client({ logger: log, logLevel: extra.logLevel ?? 'debug', ...config }, platform, extra.segments);
   return { client, clock, transport, log, platform, holds, transportsMade };
 }
 

@@ -300,4 +300,29 @@ describe('every promise holds for merged requests', () => {
     expect(h.dropped.map((d) => [d.reason, d.count])).toEqual([['closed', 40]]);
     expect(h.stats.snapshot()).toMatchObject({ accepted: 41, delivered: 1, dropped: 40, pending: 0 });
   });
+
+  it("expire() (waitUntil's deadline) of a batch inside a merged request drops that request whole: every promise settles, stats balance", async () => {
+    const h = makeDispatcher();
+    h.transport.fallback = 'hang';
+    h.send(1);
+    await settle();
+    const odp = { host: 'https://odp.test', publicKey: 'pk-test-key' };
+    const first = [wireEvent(7_001), wireEvent(7_002)];
+    const second = [wireEvent(7_003)];
+    const settled: string[] = [];
+    for (const [name, events] of [['first', first], ['second', second]] as const) {
+      for (let i = 0; i < events.length; i++) h.stats.accept();
+      void h.dispatcher.dispatch(events, odp).then(() => settled.push(name));
+    }
+    h.transport.calls[0]!.answer({ status: 202 });
+    await settle();
+    expect(JSON.parse(h.transport.calls[1]!.request.body!)).toHaveLength(3); // both batches in one request
+    expect(h.dispatcher.expire(second, 'waitUntilTimeout', 'late')).toBe(3);
+    await settle();
+    expect(settled.sort()).toEqual(['first', 'second']);
+    expect(h.stats.snapshot()).toMatchObject({ accepted: 4, delivered: 1, dropped: 3, pending: 0 });
+    h.transport.calls[1]!.answer({ status: 202 }); // a late answer changes nothing
+    await settle();
+    expect(h.stats.snapshot()).toMatchObject({ delivered: 1, dropped: 3, pending: 0 });
+  });
 });

@@ -33,6 +33,7 @@ describe('resolveOptions', () => {
       vuid: false,
       optOut: false,
       honorGlobalPrivacyControl: false,
+      waitUntilTimeoutMs: 25_000,
       logger: console,
       logLevel: 'warn',
       odp: DEFAULT_ODP,
@@ -93,6 +94,7 @@ describe('resolveOptions', () => {
       beforeSend,
       optOut: true,
       honorGlobalPrivacyControl: true,
+      waitUntilTimeoutMs: 25_000,
       logger,
       logLevel: 'silent',
       odp,
@@ -142,7 +144,7 @@ describe('resolveOptions', () => {
       'sdkKey must be a non-empty string',
       'datafileUrlTemplate must be a string containing {sdkKey}; using the default',
       'logger must have debug, info, warn and error methods',
-      'logLevel must be one of debug, info, warn, error, silent',
+      "logLevel must be one of debug, info, warn, error, silent; using 'warn'",
       'odp.disabled must be a boolean; using false',
       'odp.allowInsecureHost must be a boolean; using false',
       'datafileUpdateIntervalMs must be an integer >= 0; using 300000',
@@ -191,6 +193,77 @@ describe('resolveOptions', () => {
     expect(options).toMatchObject({ beforeSend: undefined, waitUntil: undefined, optOut: false, honorGlobalPrivacyControl: false });
     expect(options.odp.compression).toBe('none');
     expect(resolveOptions({ odp: { compression: 'none' } }).problems).toEqual([]);
+  });
+
+  it('values above their upper bound are clamped to it, each with a warning; the bounds themselves are kept', () => {
+    const bounds: Record<string, number> = {
+      batchSize: 500,
+      flushIntervalMs: 60_000,
+      queueSize: 1_000_000,
+      requestTimeoutMs: 120_000,
+      maxRetries: 100,
+      initialBackoffMs: 60_000,
+      maxBackoffMs: 300_000,
+      maxConcurrentRequests: 16,
+      maxEventBytes: 1_048_576,
+      maxStoredBytes: 4_194_304,
+      segmentsCacheSize: 1_000_000,
+    };
+    for (const [name, max] of Object.entries(bounds)) {
+      const at = resolveOptions({ odp: { [name]: max } });
+      expect(at.warnings, name).toEqual([]);
+      expect(at.options.odp[name as keyof typeof DEFAULT_ODP]).toBe(max);
+      const above = resolveOptions({ odp: { [name]: max + 1 } });
+      expect(above.warnings).toEqual([`odp.${name} ${max + 1} is above its upper bound; using ${max}`]);
+      expect(above.problems).toEqual([]);
+      expect(above.options.odp[name as keyof typeof DEFAULT_ODP]).toBe(max);
+    }
+    const huge = resolveOptions({ odp: { batchSize: 1e9, maxEventBytes: 1e12 }, waitUntilTimeoutMs: 3_600_000 });
+    expect(huge.warnings).toEqual([
+      'odp.batchSize 1000000000 is above its upper bound; using 500',
+      'odp.maxEventBytes 1000000000000 is above its upper bound; using 1048576',
+      'waitUntilTimeoutMs 3600000 is above its upper bound; using 900000',
+    ]);
+    expect(huge.options.waitUntilTimeoutMs).toBe(900_000);
+    // No bound but a timer's: a week of segments cache, and a close() deadline of days, are the host's business.
+    expect(resolveOptions({ odp: { segmentsCacheTimeoutMs: 604_800_000 }, closeTimeoutMs: 3e9, datafileUpdateIntervalMs: 86_400_000 }).warnings).toEqual([]);
+  });
+
+  it('unknown keys, top level and in odp: one warning each, naming the option most likely meant', () => {
+    const { warnings, problems, options } = resolveOptions({
+      apiHost: 'https://api.zaius.com',
+      logLevl: 'info',
+      batchSize: 50,
+      eventFlushInterval: 100,
+      sdkkey: 'k',
+      colour: 'blue',
+      odp: { batchsize: 20, flushInterval: 500, maxRetry: 3, queueSize: 5, compresion: 'gzip', sdkKey: 'x', toString: 1, constructor: 2 },
+    } as never);
+    expect(problems).toEqual([]);
+    expect(warnings).toEqual([
+      'unknown option apiHost is ignored; did you mean datafileUrlTemplate?',
+      'unknown option logLevl is ignored; did you mean logLevel?',
+      'unknown option batchSize is ignored; did you mean odp.batchSize?',
+      'unknown option eventFlushInterval is ignored; did you mean odp.flushIntervalMs?',
+      'unknown option sdkkey is ignored; did you mean sdkKey?',
+      'unknown option colour is ignored',
+      'unknown option odp.batchsize is ignored; did you mean odp.batchSize?',
+      'unknown option odp.flushInterval is ignored; did you mean odp.flushIntervalMs?',
+      'unknown option odp.maxRetry is ignored; did you mean odp.maxRetries?',
+      'unknown option odp.compresion is ignored; did you mean odp.compression?',
+      'unknown option odp.sdkKey is ignored; did you mean sdkKey?',
+      'unknown option odp.toString is ignored',
+      'unknown option odp.constructor is ignored',
+    ]);
+    // Ignored means ignored: the known keys beside them still apply, the unknown ones do not.
+    expect(options.odp.queueSize).toBe(5);
+    expect(options.odp.batchSize).toBe(10);
+    expect(options.logLevel).toBe('warn');
+  });
+
+  it('logLevel in another case is taken; an unknown one says what it falls back to', () => {
+    expect(resolveOptions({ logLevel: 'INFO' as never })).toMatchObject({ problems: [], options: { logLevel: 'info' } });
+    expect(resolveOptions({ logLevel: 'verbose' as never })).toMatchObject({ problems: ["logLevel must be one of debug, info, warn, error, silent; using 'warn'"], options: { logLevel: 'warn' } });
   });
 
   it('with waitUntil, batches are cut at the end of the task: flushIntervalMs becomes 0', () => {

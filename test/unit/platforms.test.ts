@@ -81,13 +81,14 @@ describe('worker platform', () => {
 describe('node platform: the process lifecycle', () => {
   function handle(undelivered: () => number, flush: () => Promise<void> = () => new Promise(() => {})) {
     const log = captureLogger();
-    const calls = { cut: 0 };
+    const calls = { cut: 0, summarised: 0 };
     const client = {
       dispatcher: { flush },
       logger: new SafeLogger(log, 'warn'),
       closeTimeoutMs: 1_000,
       cutBatch: () => void calls.cut++,
       undelivered,
+      summarise: () => void calls.summarised++,
     } as unknown as ClientHandle;
     return { client, log, calls };
   }
@@ -109,7 +110,7 @@ describe('node platform: the process lifecycle', () => {
     expect(ours('exit', exit)).toHaveLength(0);
   });
 
-  it('exit: one warning per client with undelivered events, naming the count', () => {
+  it('exit: one warning per client with undelivered events, naming the count; every client says what it refused', () => {
     const exit = process.listeners('exit');
     const busy = handle(() => 3);
     const idle = handle(() => 0);
@@ -120,6 +121,7 @@ describe('node platform: the process lifecycle', () => {
       { level: 'warn', message: expect.stringMatching(/^\[odp-sdk\] 3 events were not delivered: the process exited first/) },
     ]);
     expect(idle.log.lines).toEqual([]);
+    expect([busy.calls.summarised, idle.calls.summarised]).toEqual([1, 1]);
     a.detach();
     b.detach();
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fetchSegments, parseAnswer } from '../../src/segments/segments-fetcher';
-import { identifyIdentifiers, OdpUserContext, userKeyFor } from '../../src/segments/user-context';
+import { identifyIdentifiers, UserContext, userKeyFor } from '../../src/segments/user-context';
 import { createSegments } from '../../src/segments/segments-manager';
 import { SafeLogger } from '../../src/core/logger';
 import { captureLogger, FakeTransport, makeSegmentsManager, ODP, settle } from './harness';
@@ -244,7 +244,7 @@ describe('user context', () => {
   it('fetchQualifiedSegments: true and the segments; false and null on failure; options passed as booleans', async () => {
     const asked: unknown[] = [];
     let reply: string[] | null = ['s'];
-    const user = new OdpUserContext('user', { a: 1 }, { fetchSegments: async (...args) => (asked.push(args), reply) });
+    const user = new UserContext('user', { a: 1 }, { fetchSegments: async (...args) => (asked.push(args), reply) });
     expect(user.qualifiedSegments).toBeNull();
     expect(user.isQualifiedFor('s')).toBe(false);
     expect(await user.fetchQualifiedSegments({ resetCache: true, ignoreCache: 'yes' as never })).toBe(true);
@@ -260,8 +260,21 @@ describe('user context', () => {
     expect(user.isQualifiedFor('s')).toBe(false);
   });
 
+  it("fetchQualifiedSegments takes Optimizely's array of option names too", async () => {
+    const asked: unknown[] = [];
+    const user = new UserContext('user', {}, { fetchSegments: async (...args) => (asked.push(args[2]), ['s']) });
+    await user.fetchQualifiedSegments(['IGNORE_CACHE']);
+    await user.fetchQualifiedSegments(['RESET_CACHE', 'IGNORE_CACHE']);
+    await user.fetchQualifiedSegments([]);
+    expect(asked).toEqual([
+      { ignoreCache: true, resetCache: false },
+      { ignoreCache: true, resetCache: true },
+      { ignoreCache: false, resetCache: false },
+    ]);
+  });
+
   it('a hostile options object: false, never a rejection; attributes are copies', async () => {
-    const user = new OdpUserContext('user', { a: 1 }, { fetchSegments: async () => ['s'] });
+    const user = new UserContext('user', { a: 1 }, { fetchSegments: async () => ['s'] });
     await user.fetchQualifiedSegments();
     const hostile = {
       get ignoreCache(): boolean {

@@ -71,9 +71,10 @@ async function drain(client: ClientHandle, timeoutMs: number): Promise<void> {
   release();
 }
 
-/** `process.exit()` or a drain out of time: say what is lost, once, with the count. */
+/** `process.exit()` or a drain out of time: say what is lost, once, with the count (and what was refused). */
 function warnAtExit(): void {
   for (const client of clients.keys()) {
+    client.summarise();
     const count = client.undelivered();
     if (count) {
       client.logger.warn(`${count} events were not delivered: the process exited first (await client.close() before process.exit(); on SIGTERM, close the client in your handler)`);
