@@ -121,7 +121,7 @@ export class Dispatcher {
   private slots: number;
   /** Lane tasks sending now. */
   private busy = 0;
-  /** The last answer was a 2xx: only then may a backlog earn a slot (never while the server fails). */
+  /** The last answer was a 2xx: only then do waiting batches merge, or a backlog earn a slot. */
   private healthy = false;
   /** Set by a platform that keeps undelivered events (browsers' journal). */
   observer: DispatcherObserver | undefined;
@@ -355,17 +355,22 @@ export class Dispatcher {
    */
   private gather(job: Job): { job: Job; slots: number } {
     const parts = [job];
+    const cap = this.maxBytes();
     let events = job.events.length;
+    // Where a journal keeps the parts' bodies, bytes are counted before merging (no merge to undo).
+    let bytes = job.body ? utf8Length(job.body) : 0;
     let next: Job | undefined;
     let full = false;
     while ((next = this.firstFresh()) && sameOdp(next.odp, job.odp)) {
-      if (events + next.events.length > MAX_REQUEST_EVENTS) {
+      const size = next.body ? utf8Length(next.body) + 1 : 0;
+      if (events + next.events.length > MAX_REQUEST_EVENTS || bytes + size > cap) {
         full = true;
         break;
       }
       next.fresh = false;
       parts.push(next);
       events += next.events.length;
+      bytes += size;
     }
     const base = this.options.maxConcurrentRequests;
     const slots = full && this.healthy ? Math.min(this.slots + 1, maxSlots(base)) : next ? this.slots : base;
@@ -406,20 +411,30 @@ export class Dispatcher {
   }
 
   /**
-   * The body of `job`'s next request. A merged request over {@link MAX_REQUEST_BYTES} (events
+   * The body of `job`'s next request. A merged request over {@link maxBytes} (events
    * larger than most) goes in halves, the second queued right behind the first, until each fits
    * or is a single event.
    */
   private fit(job: Job): { job: Job; body: string } {
+    const cap = this.maxBytes();
     for (;;) {
       const body = serialise(job, this.newId);
       // UTF-16 length times 3 bounds the UTF-8 bytes: most bodies need no count.
-      if (!job.capped || job.events.length === 1 || body.length * 3 <= MAX_REQUEST_BYTES || utf8Length(body) <= MAX_REQUEST_BYTES) return { job, body };
+      if (!job.capped || job.events.length === 1 || body.length * 3 <= cap || utf8Length(body) <= cap) return { job, body };
       const middle = Math.ceil(job.events.length / 2);
       const [first, second] = this.replace(job, [job.events.slice(0, middle), job.events.slice(middle)]);
       this.enqueue(second!, ++this.frontPriority);
       job = first!;
     }
+  }
+
+  /**
+   * The most bytes of a merged request: {@link MAX_REQUEST_BYTES}, or in browsers the keep-alive
+   * budget, so that a merged request may still outlive the page (a larger one would be cancelled
+   * at page hide).
+   */
+  private maxBytes(): number {
+    return this.options.keepaliveBytes || MAX_REQUEST_BYTES;
   }
 
   private resize(slots: number): void {
@@ -434,7 +449,9 @@ export class Dispatcher {
     let slots = this.slots;
     if (fromLane && job.fresh) {
       job.fresh = false;
-      if (this.busy + 1 >= this.slots) ({ job, slots } = this.gather(job));
+      // Merging waits for a 2xx: a failing server gets one batch at a time (a batch that runs out of
+      // retries takes its own events with it, not 500), and the backlog merges once it answers again.
+      if (this.busy + 1 >= this.slots && this.healthy) ({ job, slots } = this.gather(job));
       else this.firstFresh(); // moves the head past this one: the list of cut batches stays short
     }
     let body: string;

@@ -146,25 +146,65 @@ describe('merged requests: what waits behind busy slots goes in one request', ()
     expect(h.stats.snapshot()).toMatchObject({ delivered: 310, pending: 0 });
   });
 
-  it('the keep-alive budget: a merged request larger than it goes plain; sendNow (page hide) never merges past it', async () => {
+  it('no merging until the server answered 2xx: after a failure batches go one at a time (a batch out of retries takes only its own events); a 2xx merges the backlog again', async () => {
+    const h = makeDispatcher({ maxRetries: 1 }, { concurrency: 1 });
+    h.transport.answer({ status: 503 }, { status: 503 }, { status: 503 }, { status: 503 });
+    cut(h, 1);
+    await settle();
+    cut(h, 20); // waiting behind the failing batch
+    await h.clock.advance(10_000);
+    const sizes = h.transport.bodies().map((events) => events.length);
+    expect(sizes.slice(0, 4)).toEqual([10, 10, 10, 10]); // two batches, each tried twice, one at a time
+    expect(h.dropped.map((d) => [d.reason, d.count])).toEqual([['retriesExhausted', 10], ['retriesExhausted', 10]]);
+    expect(sizes.slice(4, 6)).toEqual([10, 180]); // a single batch answered 2xx, then the backlog merged
+    expect(h.stats.snapshot()).toMatchObject({ accepted: 210, delivered: 190, dropped: 20, pending: 0 });
+  });
+
+  it.each([
+    ['with a journal (parts measured before merging)', true],
+    ['without one (a merged request over the budget goes in halves)', false],
+  ])('browsers, %s: a merged request stays within the keep-alive budget and goes keep-alive; a batch cut larger goes plain; sendNow at page hide stays within what is left', async (_name, observe) => {
     const budget = 4_000;
-    const h = makeDispatcher({ keepaliveBytes: budget });
+    const h = makeDispatcher({ keepaliveBytes: budget }, { observe });
     h.transport.fallback = 'hang';
     h.send(1);
     await settle();
-    for (let b = 0; b < 10; b++) h.send(sized(10 * b, 1, 1_000));
+    const order: unknown[] = [];
+    for (let b = 0; b < 10; b++) order.push(...ids(h.send(sized(10 * b, 1, 1_000))));
     h.transport.calls[0]!.answer({ status: 202 });
     await settle();
     const merged = h.transport.calls[1]!.request;
-    expect(JSON.parse(merged.body!)).toHaveLength(10);
-    expect(merged.keepalive).toBe(false);
-    // Page hide: what is queued goes at once as keep-alive requests, each alone, within the budget.
-    for (let b = 0; b < 6; b++) h.send(sized(1_000 + b, 1, 1_000));
-    h.dispatcher.sendNow();
-    const hidden = h.transport.calls.slice(2).map((call) => call.request);
-    expect(hidden.length).toBeGreaterThan(0);
-    expect(hidden.every((request) => request.keepalive && JSON.parse(request.body!).length === 1)).toBe(true);
-    expect(hidden.reduce((sum, request) => sum + utf8Length(request.body!), 0)).toBeLessThanOrEqual(budget);
+    expect(JSON.parse(merged.body!)).toHaveLength(3); // 3 × 1,000 bytes and the commas fit 4,000, a 4th does not
+    expect(merged.keepalive).toBe(true);
+    for (let i = 1; i < 12 && h.stats.snapshot().queued > 0; i++) {
+      if (!h.transport.calls[i]!.settled) h.transport.calls[i]!.answer({ status: 202 });
+      await settle();
+    }
+    const sent = h.transport.calls.slice(1).map((call) => call.request);
+    expect(sent.flatMap((request) => ids(JSON.parse(request.body!)))).toEqual(order);
+    expect(sent.every((request) => utf8Length(request.body!) <= budget && request.keepalive)).toBe(true);
+
+    const large = makeDispatcher({ keepaliveBytes: budget }, { concurrency: 2, observe });
+    large.send(sized(0, 1, budget + 1));
+    await settle();
+    expect(large.transport.calls[0]!.request.keepalive).toBe(false);
+
+    // Page hide: one keep-alive request of 3,000 B is on the wire; queued batches go at once as
+    // keep-alive requests, each alone, within the 1,000 B left of the budget: none fits, none goes.
+    const hide = makeDispatcher({ keepaliveBytes: budget }, { observe });
+    hide.transport.fallback = 'hang';
+    hide.send(1);
+    await settle();
+    hide.transport.calls[0]!.answer({ status: 202 });
+    await settle();
+    for (let b = 0; b < 3; b++) hide.send(sized(100 + b, 1, 1_000));
+    await settle();
+    hide.send(sized(200, 1, 900));
+    hide.send(sized(300, 1, 1_000));
+    hide.dispatcher.sendNow();
+    const atHide = hide.transport.calls.slice(2).map((call) => call.request);
+    expect(atHide.map((request) => JSON.parse(request.body!).length)).toEqual([1]); // the 900 B batch; the next would pass the budget
+    expect(atHide.every((request) => request.keepalive)).toBe(true);
   });
 });
 
