@@ -1,10 +1,10 @@
-// A page's life and death in real Chromium, with a collector that fails (503 + Retry-After) and
-// then recovers: reloads, two tabs, two clients on one page, a page left mid-request. Every
-// accepted event must arrive; a duplicate is allowed only as a copy with the same idempotence_id.
+// A page's life and death in every engine, with a collector that fails (503 + Retry-After) and
+// then recovers: reloads, a navigation then a new tab, two tabs, two clients on one page, a page
+// left mid-request, offline through a reload. Every accepted event must arrive; a duplicate is
+// allowed only as a copy with the same idempotence_id.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserSkip, openPage, withWorld, describeCollector, exampleUrl, expectEvents, launchChromium, startCollector, startStaticServer, waitForClient, type Collector, type StaticServer } from './support';
+import { describeCollector, describeEngines, exampleUrl, expectEvents, waitForClient, type Collector, type EnginePage } from './support';
 
 interface PageClient {
   sendOdpEvent(event: object): { code: string } | null;
@@ -13,20 +13,8 @@ interface PageClient {
 }
 declare const window: { odpClient: PageClient; secondClient?: PageClient; odpSdk: { createInstance(config: object): PageClient } };
 
-let browser: Browser;
-let site: StaticServer;
-
-describe("a page's life and death in Chromium", { skip: browserSkip, timeout: 5 * 60_000 }, () => {
-  before(async () => {
-    [browser, site] = await Promise.all([launchChromium(), startStaticServer()]);
-  });
-  after(async () => {
-    await Promise.all([browser?.close(), site?.close()]);
-  });
-
-
-
-  function sendMany(page: Page, n: number, tag: string, client: 'odpClient' | 'secondClient' = 'odpClient', padding = 0): Promise<Array<string | null>> {
+describeEngines("a page's life and death", { timeout: 5 * 60_000 }, (suite) => {
+  function sendMany(page: EnginePage, n: number, tag: string, client: 'odpClient' | 'secondClient' = 'odpClient', padding = 0): Promise<Array<string | null>> {
     return page.evaluate(
       ({ n, tag, client, padding }) =>
         Array.from({ length: n }, (_, i) => window[client]!.sendOdpEvent({ action: tag, identifiers: { fs_user_id: `u${i}` }, data: { i, pad: 'x'.repeat(padding) } })?.code ?? null),
@@ -35,7 +23,7 @@ describe("a page's life and death in Chromium", { skip: browserSkip, timeout: 5 
   }
 
   /** Events of the SDK's kept in this origin's localStorage (batches and partial batches, every client). */
-  function storedEvents(page: Page): Promise<number> {
+  function storedEvents(page: EnginePage): Promise<number> {
     return page.evaluate(() =>
       Object.keys(localStorage)
         .filter((key) => key.startsWith('odp-sdk:'))
@@ -71,14 +59,14 @@ describe("a page's life and death in Chromium", { skip: browserSkip, timeout: 5 
   const RETRY_AFTER = { status: 503, retryAfter: '2' };
 
   test('503 + Retry-After, page reloaded: nothing is sent over the server at page hide, and all 20 arrive after the reload once it recovers', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
+    await suite.world(async ({ site, collector, context, logs, open }) => {
       // Long enough that no retry falls inside the test's own steps: the lane waits it out, whole.
       collector.setFaults({ status: 503, retryAfter: '8' }); // longer than a reload takes on a loaded machine
       const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-      const page = await openPage(context, url, logs);
-      await page.waitForFunction(() => window.odpClient.stats().requests === 1 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
+      const page = await open(url);
+      await page.waitFor(() => window.odpClient.stats().requests === 1 && window.odpClient.stats().inFlight === 0, undefined, 10_000);
       assert.deepEqual(await sendMany(page, 20, 'reload'), Array(20).fill(null));
-      await page.waitForFunction(() => window.odpClient.stats().pending === 21, undefined, { timeout: 10_000 });
+      await page.waitFor(() => window.odpClient.stats().pending === 21, undefined, 10_000);
       assert.equal(await storedEvents(page), 21);
       const requestsBefore = collector.batches.length;
       await page.reload();
@@ -89,41 +77,40 @@ describe("a page's life and death in Chromium", { skip: browserSkip, timeout: 5 
       collector.setFaults({});
       await expectEvents(collector, 22, 25_000, logs); // after what is left of the 8 s
       const figures = assertAllOnce(collector, 'reload', 20);
-      await page.waitForFunction(() => Object.keys(localStorage).every((key) => !key.startsWith('odp-sdk:')), undefined, { timeout: 5000 });
-      console.log(`# reload under 503 + Retry-After: 20 sent, ${figures.received} received, ${figures.duplicates} duplicates (same id); ${describeCollector(collector)}`);
+      await page.waitFor(() => Object.keys(localStorage).every((key) => !key.startsWith('odp-sdk:')), undefined, 5000);
+      console.log(`# [${suite.name}] reload under 503 + Retry-After: 20 sent, ${figures.received} received, ${figures.duplicates} duplicates (same id); ${describeCollector(collector)}`);
     });
   });
 
   for (const locks of [true, false]) {
     test(`two tabs${locks ? '' : ', without Web Locks (the marker fallback)'}: the first is closed while the server fails; the second takes its events over (one tab wins) and all arrive`, async () => {
-      await withWorld(browser, async (collector, context, logs) => {
-        if (!locks) await context.addInitScript({ content: 'delete Navigator.prototype.locks;' });
+      await suite.world(async ({ site, collector, logs, open }) => {
         collector.setFaults(RETRY_AFTER);
         const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-        const first = await openPage(context, url, logs);
+        const first = await open(url);
         await sendMany(first, 20, 'tabs');
-        await first.waitForFunction(() => window.odpClient.stats().requests >= 3 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
-        const second = await openPage(context, url, logs);
+        await first.waitFor(() => window.odpClient.stats().requests >= 3 && window.odpClient.stats().inFlight === 0, undefined, 10_000);
+        const second = await open(url);
         assert.equal(await second.evaluate(() => 'locks' in navigator), locks);
         await sendMany(second, 5, 'second');
         // While the first tab lives, the second leaves its events alone.
         assert.equal(await second.evaluate(() => window.odpClient.stats().pending), 6);
-        await first.close({ runBeforeUnload: true });
-        await second.waitForFunction(() => window.odpClient.stats().pending >= 27, undefined, { timeout: 10_000 });
+        await first.close();
+        await second.waitFor(() => window.odpClient.stats().pending >= 27, undefined, 10_000);
         collector.setFaults({});
         await expectEvents(collector, 27, 20_000, logs); // 21 from the first tab, 6 from the second
         const tabs = assertAllOnce(collector, 'tabs', 20);
         assertAllOnce(collector, 'second', 5);
-        console.log(`# two tabs${locks ? '' : ' (no Web Locks)'}, first closed under 503: 20 + 5 sent, ${tabs.received} + 5 received, ${tabs.duplicates} duplicates; ${describeCollector(collector)}`);
-      });
+        console.log(`# [${suite.name}] two tabs${locks ? '' : ' (no Web Locks)'}, first closed under 503: 20 + 5 sent, ${tabs.received} + 5 received, ${tabs.duplicates} duplicates; ${describeCollector(collector)}`);
+      }, locks ? {} : { initScript: 'delete Navigator.prototype.locks;' });
     });
   }
 
   test('two clients on one page: each keeps its own stored events; a reload takes both over, none twice', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
+    await suite.world(async ({ site, collector, context, logs, open }) => {
       collector.setFaults(RETRY_AFTER);
       const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-      const page = await openPage(context, url, logs);
+      const page = await open(url);
       await page.evaluate(
         ({ collectorUrl }) => {
           window.secondClient = window.odpSdk.createInstance({
@@ -134,13 +121,11 @@ describe("a page's life and death in Chromium", { skip: browserSkip, timeout: 5 
         },
         { collectorUrl: collector.url },
       );
-      await page.waitForFunction(() => window.secondClient!.isReady());
+      await page.waitFor(() => window.secondClient!.isReady());
       await sendMany(page, 10, 'one');
       await sendMany(page, 10, 'two', 'secondClient');
-      await page.waitForFunction(
+      await page.waitFor(
         () => window.odpClient.stats().requests >= 2 && window.secondClient!.stats().requests >= 1 && window.odpClient.stats().inFlight + window.secondClient!.stats().inFlight === 0,
-        undefined,
-        { timeout: 10_000 },
       );
       // One stored note per client: neither overwrote the other's entries.
       const owners = await page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk~')).length);
@@ -157,13 +142,13 @@ describe("a page's life and death in Chromium", { skip: browserSkip, timeout: 5 
   });
 
   test('a page left while its request is on the wire: the keep-alive hand-off stays stored (unconfirmed) and the next load sends it again with the same ids', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
+    await suite.world(async ({ site, collector, context, logs, open }) => {
       const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-      const page = await openPage(context, url, logs);
+      const page = await open(url);
       await expectEvents(collector, 1, 10_000, logs);
       collector.setFaults({ latencyMs: 1500 });
       await sendMany(page, 10, 'handoff');
-      await page.waitForFunction(() => window.odpClient.stats().inFlight === 10, undefined, { timeout: 5000 });
+      await page.waitFor(() => window.odpClient.stats().inFlight === 10, undefined, 5000);
       assert.equal(await storedEvents(page), 10, 'in flight, yet stored until a 2xx is seen');
       await page.goto(`${site.url}/blank.html`);
       await expectEvents(collector, 11, 10_000, logs); // the browser delivered the hand-off after the page went
@@ -171,21 +156,21 @@ describe("a page's life and death in Chromium", { skip: browserSkip, timeout: 5 
       collector.setFaults({});
       await page.goto(url);
       await waitForClient(page);
-      await page.waitForFunction(() => window.odpClient.stats().delivered >= 11, undefined, { timeout: 10_000 });
+      await page.waitFor(() => window.odpClient.stats().delivered >= 11, undefined, 10_000);
       const figures = assertAllOnce(collector, 'handoff', 10);
       assert.equal(figures.duplicates, 10, 'at-least-once: sent again, with the same ids');
-      console.log(`# hand-off then reload: 10 sent, ${figures.received} received (${figures.duplicates} duplicates, same ids)`);
+      console.log(`# [${suite.name}] hand-off then reload: 10 sent, ${figures.received} received (${figures.duplicates} duplicates, same ids)`);
     });
   });
 
   test('keep-alive budget: queued batches (in no backoff) leave at page hide in chunks under 64 KiB; the rest on the next load', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
+    await suite.world(async ({ site, collector, context, logs, open }) => {
       const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', odp: JSON.stringify({ maxConcurrentRequests: 1, batchSize: 10 }) });
-      const page = await openPage(context, url, logs);
+      const page = await open(url);
       await expectEvents(collector, 1, 10_000, logs);
       collector.setFaults({ latencyMs: 800 });
       await sendMany(page, 120, 'budget', 'odpClient', 1000);
-      await page.waitForFunction(() => window.odpClient.stats().inFlight === 10, undefined, { timeout: 5000 });
+      await page.waitFor(() => window.odpClient.stats().inFlight === 10, undefined, 5000);
       await page.goto(`${site.url}/blank.html`);
       await distinctArrived(collector, 'budget', 30); // the batch on the wire, and keep-alive chunks sent at hide
       collector.setFaults({});
@@ -193,23 +178,23 @@ describe("a page's life and death in Chromium", { skip: browserSkip, timeout: 5 
       await page.goto(url);
       await waitForClient(page);
       await distinctArrived(collector, 'budget', 120);
-      await page.waitForFunction(() => window.odpClient.stats().pending === 0, undefined, { timeout: 10_000 });
+      await page.waitFor(() => window.odpClient.stats().pending === 0, undefined, 10_000);
       const figures = assertAllOnce(collector, 'budget', 120);
       const largest = Math.max(...collector.batches.map((batch) => Buffer.byteLength(batch.body)));
       assert.ok(largest <= 65_536, `largest body ${largest}`);
       assert.ok(atHide > 10 && atHide < 120, `some, not all, went at page hide (${atHide})`);
-      console.log(`# keep-alive budget: 120 × 1 KB, ${atHide} at page hide, ${figures.received} received in all, ${figures.duplicates} duplicates (same ids), largest body ${largest} B`);
+      console.log(`# [${suite.name}] keep-alive budget: 120 × 1 KB, ${atHide} at page hide, ${figures.received} received in all, ${figures.duplicates} duplicates (same ids), largest body ${largest} B`);
     });
   });
 
   test('offline through a reload: the next load sends the stored events with their original ids', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
+    await suite.world(async ({ site, collector, context, logs, open }) => {
       const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
-      const page = await openPage(context, url, logs);
+      const page = await open(url);
       await expectEvents(collector, 1, 10_000, logs);
       await context.setOffline(true);
       await sendMany(page, 12, 'offline');
-      await page.waitForFunction(() => window.odpClient.stats().pending === 12, undefined, { timeout: 5000 });
+      await page.waitFor(() => window.odpClient.stats().pending === 12, undefined, 5000);
       const ids = await page.evaluate(() =>
         Object.keys(localStorage)
           .filter((key) => key.startsWith('odp-sdk:'))
