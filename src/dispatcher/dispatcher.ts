@@ -36,6 +36,8 @@ export interface Batch {
 export interface DispatcherObserver {
   added(batch: Batch): void;
   removed(batch: Batch): void;
+  /** Whether the batch is stored (a write can fail): a stored batch outlives a closed client, for a later page to send. */
+  keeps?(batch: Batch): boolean;
 }
 
 type JobState = 'queued' | 'inFlight' | 'waiting' | 'unconfirmed' | 'done';
@@ -93,6 +95,9 @@ export class Dispatcher {
   /** Between a hand-off and the host's return: keep-alive requests started now may outlive it too. */
   private handingOff = false;
   private nextId = 1;
+  /** The end of the pause {@link pauseUntil} holds, and its timer. */
+  private pausedUntil = 0;
+  private cancelPause: (() => void) | undefined;
   /** Set by a platform that keeps undelivered events (browsers' journal). */
   observer: DispatcherObserver | undefined;
 
@@ -119,12 +124,14 @@ export class Dispatcher {
     return Math.max(this.backoffUntil, this.serverUntil);
   }
 
-  /** Honours a pause that an earlier host (a page before a reload) was asked for. */
+  /** Honours a pause that an earlier host (a page before a reload) was asked for; overlapping pauses end with the latest. */
   pauseUntil(time: number): void {
-    if (time <= Date.now()) return;
+    if (time <= Date.now() || time <= this.pausedUntil) return;
+    this.pausedUntil = time;
     this.serverUntil = Math.max(this.serverUntil, time);
     this.hold('server', true);
-    this.schedule(() => this.hold('server', false), time - Date.now());
+    this.cancelPause?.();
+    this.cancelPause = this.schedule(() => this.hold('server', false), time - Date.now());
   }
 
   /**
@@ -162,6 +169,7 @@ export class Dispatcher {
     if (!budget || Date.now() < this.notBefore) return;
     for (const job of [...this.outstanding]) {
       if (job.state !== 'queued') continue;
+      assignIds(job.events, this.newId); // sized as sent: with their ids
       let bytes = this.keepaliveInFlight + 1;
       let fit = 0;
       for (const event of job.events) {
@@ -191,9 +199,19 @@ export class Dispatcher {
     this.handingOff = true;
   }
 
-  /** The host came back (the back/forward cache): unconfirmed batches are sent again, with their ids. */
+  /**
+   * The host came back (the back/forward cache): unconfirmed batches are sent again, with their ids,
+   * and so are those still in flight from before it went: a request in flight as a page froze may
+   * never settle after the restore (Firefox), and a late answer to it is ignored.
+   */
   requeueUnconfirmed(): void {
     this.handingOff = false;
+    for (const job of [...this.outstanding]) {
+      if (job.state !== 'inFlight') continue;
+      this.stats.unconfirm(job.events.length);
+      this.outstanding.delete(job);
+      this.unconfirmed.add(job);
+    }
     for (const job of this.unconfirmed) {
       this.stats.reconsider(job.events.length);
       this.outstanding.add(job);
@@ -202,20 +220,49 @@ export class Dispatcher {
     this.unconfirmed.clear();
   }
 
+  /**
+   * Another page of the site took these batches over from storage while this host was away (the
+   * back/forward cache): they are its to send now. This host forgets them, counted as `handedOver`;
+   * an answer to one still in flight is ignored. Returns how many events that was.
+   */
+  handOver(batchIds: ReadonlySet<number>): number {
+    let count = 0;
+    for (const job of [...this.outstanding, ...this.unconfirmed]) {
+      if (!batchIds.has(job.id)) continue;
+      if (job.state === 'waiting') {
+        job.cancelWait?.();
+        this.waiting--;
+      }
+      count += job.events.length;
+      this.stats.handOver(job.events.length, job.state);
+      this.finish(job);
+    }
+    this.startLane();
+    return count;
+  }
+
   /** Resolves once every batch dispatched so far is delivered, dropped or handed off. */
   async flush(): Promise<void> {
     await Promise.all([...this.outstanding].map((job) => job.done));
   }
 
   /**
-   * Sends what is left, waiting retries at once, and gives up at the deadline:
-   * what is undelivered then is dropped as `closed`. Resolves when nothing is outstanding,
+   * Sends what is left, waiting retries at once (once the server's `Retry-After` has ended), and
+   * gives up at the deadline: what is undelivered then is dropped as `closed`, or, where a journal
+   * keeps it, left stored for a later page (`handedOver`). Resolves when nothing is outstanding,
    * with the number of events dropped at the deadline.
    */
   async close(timeoutMs: number): Promise<number> {
-    this.deadlineAt = Date.now() + timeoutMs;
+    const now = Date.now();
+    this.deadlineAt = now + timeoutMs;
     for (const job of this.outstanding) {
-      if (job.state === 'waiting') this.resume(job);
+      if (job.state !== 'waiting') continue;
+      // The backoff is this client's own and gives way; a Retry-After is the server's and does not.
+      if (now >= this.serverUntil) this.resume(job);
+      else {
+        job.cancelWait?.();
+        job.cancelWait = this.schedule(() => this.resume(job), this.serverUntil - now);
+      }
     }
     let cancelDeadline: (() => void) | undefined;
     const deadline = new Promise<void>((resolve) => {
@@ -290,7 +337,7 @@ export class Dispatcher {
   private async send(job: Job): Promise<void> {
     if (job.state !== 'queued') return; // sent, dropped or replaced while it waited for a slot
     job.state = 'inFlight';
-    job.ticket++;
+    const ticket = ++job.ticket;
     if (!job.body) {
       assignIds(job.events, this.newId);
       job.body = JSON.stringify(job.events);
@@ -317,7 +364,7 @@ export class Dispatcher {
       failure = error instanceof TransportError ? error : new TransportError('network', String(error));
     }
     if (keepalive) this.keepaliveInFlight -= bytes;
-    if (job.state !== 'inFlight') return; // dropped meanwhile (the deadline passed, or discard())
+    if (job.state !== 'inFlight' || job.ticket !== ticket) return; // dropped, handed over or sent again meanwhile
     if (!response) {
       if (keepalive && (this.handingOff || handOffs !== this.handOffs)) {
         // The host went meanwhile: the browser may well have delivered it, so no retry here.
@@ -358,7 +405,7 @@ export class Dispatcher {
   private fail(job: Job, why: string, status: number | undefined, retryAfterMs: number | undefined): void {
     job.failures++;
     if (this.abandoned) {
-      this.drop(job, 'closed', status, `${job.events.length} events were not delivered before close() ended (${why})`);
+      this.giveUp(job, status, `${job.events.length} events were not delivered before close() ended (${why})`);
       return;
     }
     if (job.failures > this.options.maxRetries) {
@@ -398,7 +445,7 @@ export class Dispatcher {
   private split(job: Job): void {
     const count = job.events.length;
     if (this.abandoned) {
-      this.drop(job, 'closed', 413, `${count} events were not delivered before close() ended (413, not split after the deadline)`);
+      this.giveUp(job, 413, `${count} events were not delivered before close() ended (413, not split after the deadline)`);
       return;
     }
     if (count === 1) {
@@ -412,6 +459,21 @@ export class Dispatcher {
     // Second half in first, so that the first half gets the higher priority and leads.
     this.enqueue(halves[1]!, ++this.frontPriority);
     this.enqueue(halves[0]!, ++this.frontPriority);
+  }
+
+  /**
+   * After close()'s deadline: a batch a journal keeps stays stored for a later page (counted as
+   * `handedOver`, its entry left in place); any other is dropped as `closed`.
+   */
+  private giveUp(job: Job, status: number | undefined, message: string): void {
+    if (!this.observer?.keeps?.(job)) {
+      this.drop(job, 'closed', status, message);
+      return;
+    }
+    this.stats.handOver(job.events.length, job.state);
+    job.state = 'done';
+    this.outstanding.delete(job);
+    job.settle();
   }
 
   private drop(job: Job, reason: DropReason, status: number | undefined, message: string, quiet = false): void {
@@ -431,7 +493,7 @@ export class Dispatcher {
     job.settle();
   }
 
-  /** The deadline passed: drop what waits, abort what is in flight. */
+  /** The deadline passed: drop what waits (a stored batch stays stored instead), abort what is in flight. */
   private abandon(): void {
     if (this.outstanding.size === 0) return;
     this.abandoned = true;
@@ -441,9 +503,7 @@ export class Dispatcher {
         job.cancelWait?.();
         this.waiting--;
       }
-      if (job.state !== 'inFlight') {
-        this.drop(job, 'closed', undefined, `${job.events.length} events were not delivered before close() ended`);
-      }
+      if (job.state !== 'inFlight') this.giveUp(job, undefined, `${job.events.length} events were not delivered before close() ended`);
     }
     // In-flight requests reject as aborted and are dropped as closed by fail().
     this.transport.close();

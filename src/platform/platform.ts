@@ -52,6 +52,8 @@ export interface ClientHandle {
   optedOut(): boolean;
   /** Accepts again events an earlier host left undelivered, with their ids; returns how many were taken. */
   restore(odp: OdpSettings, events: readonly OdpWireEvent[]): number;
+  /** Counts events claimed from storage while the user is opted out: accepted, then dropped as `optedOut`. */
+  forgetClaimed(count: number): void;
 }
 
 /** What the client tells its host's lifecycle code. */
@@ -62,8 +64,10 @@ export interface HostLifecycle {
   queueChanged(): void;
   /** Writes that failed (quota, storage disabled), for `stats()`. */
   storageErrors?(): number;
-  /** The user opted out: forget every event and id kept for later. */
+  /** The user opted out: forget the events this client kept for later (and those gone hosts left, counted). */
   forget?(): void;
+  /** The user chose (setOptOut) in this client: the host's other clients follow. */
+  optOutChanged?(optedOut: boolean): void;
   /** The client is closed: stop listening. */
   detach(): void;
 }
