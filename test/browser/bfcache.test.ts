@@ -7,8 +7,19 @@ import { describeCollector, describeEngines, exampleUrl, expectEvents, waitForId
 
 declare const window: { odpClient: { sendOdpEvent(event: object): unknown }; restoredFromCache?: boolean; marker?: number };
 
+/**
+ * Firefox never settles, in the restored page, a request that was in flight as the page entered the
+ * cache: the SDK sends such a batch again on restore, with the same ids (a duplicate ODP drops).
+ * Chromium and WebKit settle it before `pageshow`, so nothing goes twice there.
+ */
+const RESENDS_IN_FLIGHT: Record<string, boolean> = { chromium: false, firefox: true, webkit: false };
+
 describeEngines('bfcache', { timeout: 2 * 60_000 }, (suite) => {
-  test('bfcache: events sent before leaving arrive once, and the client keeps working after the page is restored', async () => {
+  const resends = RESENDS_IN_FLIGHT[suite.name];
+  const how = resends
+    ? 'arrive, those in flight as the page entered the cache twice with the same ids (this engine never settles that request after the restore)'
+    : 'arrive once';
+  test(`bfcache: events sent before leaving ${how}, and the client keeps working after the page is restored`, async () => {
     await suite.world(async ({ site, collector, logs, open }) => {
       const page = await open(exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }));
       await expectEvents(collector, 1, 10_000, logs);
@@ -29,10 +40,16 @@ describeEngines('bfcache', { timeout: 2 * 60_000 }, (suite) => {
       });
       await expectEvents(collector, 9, 10_000, logs);
       await waitForIdle(page); // the restored page holds nothing more: the counts are final
-      const actions = collector.events.map((event) => event.action);
-      assert.equal(actions.filter((action) => action === 'before').length, 5, describeCollector(collector));
-      assert.equal(actions.filter((action) => action === 'after').length, 3, describeCollector(collector));
-      assert.equal(collector.stats().duplicates, 0, describeCollector(collector));
+      const tagged = (action: string) => collector.events.filter((event) => event.action === action);
+      const distinct = (action: string) => new Set(tagged(action).map((event) => event.data.idempotence_id)).size;
+      assert.equal(distinct('before'), 5, describeCollector(collector));
+      assert.equal(tagged('after').length, 3, describeCollector(collector));
+      // A copy is the same event, id and all; and only the engine that never settles the request sends one.
+      const byId = new Map(collector.events.map((event) => [event.data.idempotence_id, JSON.stringify(event)]));
+      for (const event of collector.events) assert.equal(JSON.stringify(event), byId.get(event.data.idempotence_id));
+      if (!resends) assert.equal(collector.stats().duplicates, 0, describeCollector(collector));
+      else assert.ok(tagged('before').length <= 10, describeCollector(collector));
+      console.log(`# [${suite.name}] bfcache: 5 + 3 sent, ${tagged('before').length} + ${tagged('after').length} received, ${collector.stats().duplicates} duplicates (same ids)`);
     });
   });
 });

@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { chromium, type Browser as PlaywrightBrowser, type BrowserContext as PlaywrightContext, type Page as PlaywrightPage } from 'playwright-core';
-import puppeteer, { type Browser as PuppeteerBrowser, type BrowserContext as PuppeteerContext, type Page as PuppeteerPage } from 'puppeteer-core';
+import puppeteer, { type Browser as PuppeteerBrowser, type BrowserContext as PuppeteerContext, type KeyInput, type Page as PuppeteerPage } from 'puppeteer-core';
+import { writeFile } from 'node:fs/promises';
 
 export type EngineName = 'chromium' | 'firefox' | 'webkit';
 export const ENGINES: readonly EngineName[] = ['chromium', 'firefox', 'webkit'];
@@ -23,6 +24,12 @@ export interface EnginePage {
   evaluate<R, A = undefined>(fn: (arg: A) => R | Promise<R>, arg?: A): Promise<R>;
   /** Polls `fn(arg)` in the page until it is truthy; errors while the page navigates count as not yet. */
   waitFor<A = undefined>(fn: (arg: A) => unknown, arg?: A, timeoutMs?: number): Promise<void>;
+  /** Presses a key, or a chord such as `Shift+Tab`, in the focused element (keys by their DOM names: Tab, ArrowRight, Escape). */
+  press(key: string): Promise<void>;
+  /** Types text into the focused element, key by key. */
+  type(text: string): Promise<void>;
+  /** Saves a PNG of the page. */
+  screenshot(path: string): Promise<void>;
   /** Closes the tab as a user does: `pagehide` fires. */
   close(): Promise<void>;
 }
@@ -97,6 +104,12 @@ function missing(name: EngineName): string | undefined {
  * undefined when the suite must run (engine found, or CI, where launching it then fails the suite).
  */
 export function engineSkip(name: EngineName): string | undefined {
+  // A developer's shortcut (ODP_TEST_ENGINES=firefox): the other engines are skipped, and said so like a missing one.
+  const only = process.env.ODP_TEST_ENGINES?.split(',').map((engine) => engine.trim());
+  if (only?.length && !only.includes(name)) {
+    if (IN_CI) throw new Error('ODP_TEST_ENGINES is for local runs: under CI every engine runs');
+    return `${name}: not in ODP_TEST_ENGINES=${process.env.ODP_TEST_ENGINES}`;
+  }
   const reason = missing(name);
   if (!reason || IN_CI) return undefined;
   console.error(`\n!! BROWSER TESTS SKIPPED in ${name}: ${reason}\n`);
@@ -176,6 +189,9 @@ async function launchChromium(): Promise<Engine> {
             back: () => page.evaluate(() => history.back()).catch(() => {}),
             evaluate: (fn, arg) => page.evaluate(expression(fn, arg)) as never,
             waitFor: (fn, arg, timeoutMs = 10_000) => poll(() => page.evaluate(expression(fn, arg)), timeoutMs, String(fn)),
+            press: (key) => page.keyboard.press(key),
+            type: (text) => page.keyboard.type(text),
+            screenshot: async (path) => void (await page.screenshot({ path, fullPage: true })),
             close: () => page.close({ runBeforeUnload: true }),
           };
         },
@@ -224,7 +240,16 @@ async function launchFirefox(): Promise<Engine> {
             back: () => page.evaluate(() => history.back()).catch(() => {}),
             evaluate: (fn, arg) => page.evaluate(expression(fn, arg)) as never,
             waitFor: (fn, arg, timeoutMs = 10_000) => poll(() => page.evaluate(expression(fn, arg)), timeoutMs, String(fn)),
-            close: () => page.close({ runBeforeUnload: true }),
+            async press(chord) {
+              const keys = chord.split('+') as KeyInput[];
+              for (const key of keys) await page.keyboard.down(key);
+              for (const key of keys.reverse()) await page.keyboard.up(key);
+            },
+            type: (text) => page.keyboard.type(text),
+            screenshot: async (path) => void (await page.screenshot({ path, fullPage: true })),
+            close: async () => {
+              await page.close({ runBeforeUnload: true });
+            },
           };
         },
         async setOffline(on) {
@@ -334,6 +359,9 @@ async function webdriver<T>(base: string, method: 'GET' | 'POST' | 'DELETE', pat
   return json.value;
 }
 
+/** W3C WebDriver's code points for the keys the tests press. */
+const WEBDRIVER_KEYS: Record<string, string> = { Tab: '\uE004', Shift: '\uE008', Escape: '\uE00C', ArrowRight: '\uE014', ArrowLeft: '\uE012', Enter: '\uE007' };
+
 /** Session creation hangs when MiniBrowser cannot reach a display: bounded, it fails instead. */
 const SESSION_TIMEOUT_MS = 20_000;
 
@@ -405,6 +433,17 @@ async function launchWebKit(): Promise<Engine> {
       queue = run.catch(() => {});
       return run;
     };
+    /** W3C actions: a chord (all down, then up in reverse), or keys one after another. */
+    const keyActions = async (keys: string[], chord: boolean) => {
+      const actions = chord
+        ? [...keys.map((value) => ({ type: 'keyDown', value })), ...[...keys].reverse().map((value) => ({ type: 'keyUp', value }))]
+        : keys.flatMap((value) => [
+            { type: 'keyDown', value },
+            { type: 'keyUp', value },
+          ]);
+      await webdriver(base, 'POST', `${session}/actions`, { actions: [{ type: 'key', id: 'keyboard', actions }] });
+      await webdriver(base, 'DELETE', `${session}/actions`);
+    };
     const execute = async <R, A>(handle: string, fn: (arg: A) => R | Promise<R>, arg?: A): Promise<R> => {
       const result = await inWindow(handle, () =>
         webdriver<{ value?: R; error?: string; logs?: string[] }>(base, 'POST', `${session}/execute/async`, {
@@ -445,6 +484,12 @@ async function launchWebKit(): Promise<Engine> {
           back: () => execute(handle, () => history.back()).catch(() => {}),
           evaluate: (fn, arg) => execute(handle, fn, arg),
           waitFor: (fn, arg, timeoutMs = 10_000) => poll(() => execute(handle, fn, arg), timeoutMs, String(fn)),
+          press: (chord) => inWindow(handle, () => keyActions(chord.split('+').map((key) => WEBDRIVER_KEYS[key] ?? key), true)),
+          type: (text) => inWindow(handle, () => keyActions([...text], false)),
+          screenshot: async (path) => {
+            const png = await inWindow(handle, () => webdriver<string>(base, 'GET', `${session}/screenshot`));
+            await writeFile(path, Buffer.from(png, 'base64'));
+          },
           close: async () => {
             windows.delete(handle);
             await inWindow(handle, () => webdriver(base, 'DELETE', `${session}/window`));

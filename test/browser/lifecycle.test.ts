@@ -6,12 +6,25 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeCollector, describeEngines, exampleUrl, expectEvents, waitForClient, type Collector, type EnginePage } from './support';
 
+interface PageStats {
+  accepted: number;
+  requests: number;
+  pending: number;
+  inFlight: number;
+  unconfirmed: number;
+  delivered: number;
+  dropped: number;
+  handedOver: number;
+  droppedByReason: Record<string, number>;
+}
 interface PageClient {
   sendOdpEvent(event: object): { code: string } | null;
-  stats(): { requests: number; pending: number; inFlight: number; unconfirmed: number; delivered: number };
+  stats(): PageStats;
   isReady(): boolean;
+  isOptedOut(): boolean;
+  setOptOut(optedOut: boolean): void;
 }
-declare const window: { odpClient: PageClient; secondClient?: PageClient; odpSdk: { createInstance(config: object): PageClient } };
+declare const window: { odpClient: PageClient; secondClient?: PageClient; odpSdk: { createInstance(config: object): PageClient }; restored?: boolean };
 
 describeEngines("a page's life and death", { timeout: 5 * 60_000 }, (suite) => {
   function sendMany(page: EnginePage, n: number, tag: string, client: 'odpClient' | 'secondClient' = 'odpClient', padding = 0): Promise<Array<string | null>> {
@@ -82,8 +95,17 @@ describeEngines("a page's life and death", { timeout: 5 * 60_000 }, (suite) => {
     });
   });
 
+  /**
+   * Firefox, driven over WebDriver BiDi, sometimes runs a closing tab's `pagehide` with no effect on
+   * storage (measured: a beacon sent from the same handler arrives; the note's write and a
+   * BroadcastChannel message do not), so other tabs see it live for the stale time (an hour). There
+   * the first tab leaves the site for another page (a navigation, whose writes always land) before it
+   * is closed. See README, "What remains uncovered".
+   */
+  const closeLosesWrites = suite.name === 'firefox';
+  const closing = closeLosesWrites ? 'leaves the site, then its tab is closed (this engine may drop a closing tab\'s last writes)' : 'is closed';
   for (const locks of [true, false]) {
-    test(`two tabs${locks ? '' : ', without Web Locks (the marker fallback)'}: the first is closed while the server fails; the second takes its events over (one tab wins) and all arrive`, async () => {
+    test(`two tabs${locks ? '' : ', without Web Locks (the marker fallback)'}: the first ${closing} while the server fails; the second takes its events over (one tab wins) and all arrive`, async () => {
       await suite.world(async ({ site, collector, logs, open }) => {
         collector.setFaults(RETRY_AFTER);
         const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
@@ -95,6 +117,7 @@ describeEngines("a page's life and death", { timeout: 5 * 60_000 }, (suite) => {
         await sendMany(second, 5, 'second');
         // While the first tab lives, the second leaves its events alone.
         assert.equal(await second.evaluate(() => window.odpClient.stats().pending), 6);
+        if (closeLosesWrites) await first.goto(`${site.url}/blank.html`);
         await first.close();
         await second.waitFor(() => window.odpClient.stats().pending >= 27, undefined, 10_000);
         collector.setFaults({});
@@ -138,6 +161,7 @@ describeEngines("a page's life and death", { timeout: 5 * 60_000 }, (suite) => {
       const one = assertAllOnce(collector, 'one', 10);
       const two = assertAllOnce(collector, 'two', 10);
       assert.equal(one.duplicates + two.duplicates, 0, 'nothing was delivered before the reload, so nothing may arrive twice');
+      console.log(`# [${suite.name}] two clients on one page under 503, then a reload: 10 + 10 sent, ${one.received} + ${two.received} received, ${one.duplicates + two.duplicates} duplicates`);
     });
   });
 
@@ -187,7 +211,92 @@ describeEngines("a page's life and death", { timeout: 5 * 60_000 }, (suite) => {
     });
   });
 
-  test('offline through a reload: the next load sends the stored events with their original ids', async () => {
+  /** Every accepted event is in exactly one state. */
+  function assertBalanced(stats: PageStats): void {
+    assert.equal(stats.accepted, stats.delivered + stats.dropped + stats.pending + stats.unconfirmed + stats.handedOver, JSON.stringify(stats));
+  }
+
+  test('503 + Retry-After, then a link to another page of the site (the page goes into the back/forward cache), ODP recovers, the site opens in a new tab: it takes the 20 over and all arrive', async () => {
+    await suite.world(async ({ site, collector, open }) => {
+      collector.setFaults({ status: 503, retryAfter: '3' });
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
+      const page = await open(url);
+      assert.deepEqual(await sendMany(page, 20, 'navigated'), Array(20).fill(null));
+      await page.waitFor(() => window.odpClient.stats().pending === 21 && window.odpClient.stats().inFlight === 0);
+      await page.goto(`${site.url}/blank.html`); // another page of the site, without the SDK
+      collector.setFaults({});
+      const tab = await open(url);
+      await distinctArrived(collector, 'navigated', 20, 20_000);
+      const figures = assertAllOnce(collector, 'navigated', 20);
+      await tab.waitFor(() => Object.keys(localStorage).every((key) => !key.startsWith('odp-sdk:')));
+      console.log(`# [${suite.name}] navigation then a new tab under 503 + Retry-After: 20 sent, ${figures.received} received, ${figures.duplicates} duplicates (same id); ${describeCollector(collector)}`);
+    });
+  });
+
+  test('back from the back/forward cache after a new tab took its events over: the restored page reconciles (its 21 are handed over, not sent again, counted once) and goes on sending', async () => {
+    await suite.world(async ({ site, collector, open }) => {
+      collector.setFaults({ status: 503, retryAfter: '3' });
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
+      const page = await open(url);
+      await page.evaluate(() => addEventListener('pageshow', (event) => event.persisted && (window.restored = true)));
+      await sendMany(page, 20, 'away');
+      await page.waitFor(() => window.odpClient.stats().pending === 21 && window.odpClient.stats().inFlight === 0);
+      await page.goto(`${site.url}/blank.html`);
+      const tab = await open(url);
+      await tab.waitFor(() => window.odpClient.stats().accepted >= 22); // the 21 taken over, and its own pageview
+      collector.setFaults({});
+      await distinctArrived(collector, 'away', 20, 20_000);
+      await page.back();
+      await page.waitFor(() => window.restored === true);
+      await page.waitFor(() => window.odpClient.stats().handedOver === 21 && window.odpClient.stats().pending === 0);
+      await sendMany(page, 3, 'back');
+      await distinctArrived(collector, 'back', 3);
+      await page.waitFor(() => window.odpClient.stats().delivered === 3);
+      const stats = await page.evaluate(() => window.odpClient.stats());
+      assertBalanced(stats);
+      const away = assertAllOnce(collector, 'away', 20);
+      assertAllOnce(collector, 'back', 3);
+      assert.equal(away.duplicates, 0, 'the restored page sent none of what the new tab took');
+      assert.deepEqual({ accepted: stats.accepted, handedOver: stats.handedOver, delivered: stats.delivered, dropped: stats.dropped }, { accepted: 24, handedOver: 21, delivered: 3, dropped: 0 });
+      console.log(`# [${suite.name}] bfcache restore after a take-over: 20 + 3 sent, ${away.received} + 3 received, ${away.duplicates} duplicates; restored page: ${JSON.stringify({ accepted: stats.accepted, handedOver: stats.handedOver, delivered: stats.delivered })}`);
+    });
+  });
+
+  test('opt-out across tabs: one tab opts out while the server fails; the other forgets its stored events too (counted), nothing is sent; opting back in in either resumes both', async () => {
+    await suite.world(async ({ site, collector, logs, open }) => {
+      collector.setFaults({ status: 503, retryAfter: '30' });
+      const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
+      const first = await open(url);
+      const second = await open(url);
+      await sendMany(first, 5, 'before');
+      await sendMany(second, 5, 'before');
+      await second.waitFor(() => window.odpClient.stats().pending === 6 && window.odpClient.stats().inFlight === 0);
+      await first.waitFor(() => window.odpClient.stats().pending === 6 && window.odpClient.stats().inFlight === 0);
+      await first.evaluate(() => window.odpClient.setOptOut(true));
+      await second.waitFor(() => window.odpClient.isOptedOut());
+      const seconds = await second.evaluate(() => window.odpClient.stats());
+      assert.equal(seconds.droppedByReason.optedOut, 6, JSON.stringify(seconds));
+      assertBalanced(seconds);
+      assert.deepEqual(await second.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk')).sort()), ['odp-sdk-opt-out']);
+      collector.setFaults({});
+      await second.reload();
+      await waitForClient(second);
+      assert.equal(await second.evaluate(() => window.odpClient.isOptedOut()), true);
+      assert.equal(collector.events.length, 0, 'nothing was sent while the server failed, and nothing after the opt-out');
+      await second.evaluate(() => window.odpClient.setOptOut(false));
+      await first.waitFor(() => !window.odpClient.isOptedOut());
+      await sendMany(first, 3, 'after', 'odpClient');
+      await sendMany(second, 3, 'after-second', 'odpClient');
+      await expectEvents(collector, 6, 10_000, logs);
+      assertAllOnce(collector, 'after', 3);
+      assertAllOnce(collector, 'after-second', 3);
+      assert.equal(collector.events.filter((event) => event.action === 'before').length, 0);
+      console.log(`# [${suite.name}] opt-out across tabs: 10 sent before (+2 pageviews), 0 received, 12 dropped as optedOut; 6 sent after opting back in, ${collector.events.length} received`);
+    });
+  });
+
+  const simulated = suite.traits.offline === 'simulated' ? ' (offline simulated in the page: this driver cannot take the engine offline)' : '';
+  test(`offline through a reload: the next load sends the stored events with their original ids${simulated}`, async () => {
     await suite.world(async ({ site, collector, context, logs, open }) => {
       const url = exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' });
       const page = await open(url);
@@ -207,7 +316,8 @@ describeEngines("a page's life and death", { timeout: 5 * 60_000 }, (suite) => {
       await page.goto(url);
       await waitForClient(page);
       await distinctArrived(collector, 'offline', 12);
-      assertAllOnce(collector, 'offline', 12);
+      const figures = assertAllOnce(collector, 'offline', 12);
+      console.log(`# [${suite.name}] offline through a reload: 12 sent, ${figures.received} received, ${figures.duplicates} duplicates`);
       const received = collector.events.filter((event) => event.action === 'offline').map((event) => event.data.idempotence_id);
       assert.deepEqual([...new Set(received)].sort(), [...ids].sort());
     });
