@@ -201,7 +201,7 @@ export class OdpClient {
         .then((dropped) => {
           if (dropped) this.logger.warn(`close(): ${dropped} events not delivered within ${timeoutMs} ms were dropped`);
           const kept = this.stats_.handedOver - handedOver;
-          if (kept) this.logger.warn(`close(): ${kept} events not delivered within ${timeoutMs} ms stay stored; the next page of the site sends them`);
+          if (kept) this.logger.warn(`close(): ${kept} events stay stored for the next page`);
         })
         .catch((error: unknown) => {
           this.logger.error(`close failed: ${String(error)}`);
@@ -415,7 +415,7 @@ export class OdpClient {
       forgetClaimed: (count) => {
         for (let i = 0; i < count; i++) this.stats_.accept();
         this.stats_.drop(count, 'optedOut', 'queued');
-        this.emitter.emit('dropped', { reason: 'optedOut', count, message: `${count} events an earlier page stored were discarded (optedOut)` });
+        this.emitter.emit('dropped', { reason: 'optedOut', count, message: `${count} stored events were discarded (optedOut)` });
       },
     };
   }

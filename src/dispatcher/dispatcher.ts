@@ -66,6 +66,8 @@ const CLOSING_RETRY_FLOOR_MS = 50;
  */
 export const MAX_RETRY_AFTER_MS = 300_000;
 const BODY_EXCERPT = 200;
+/** After a back/forward-cache restore, a request from before it that is still unanswered this long is sent again. */
+const RESTORE_GRACE_MS = 1_000;
 
 /**
  * The delivery state machine. Sends batches through the platform's lane (`maxConcurrentRequests`
@@ -201,16 +203,20 @@ export class Dispatcher {
 
   /**
    * The host came back (the back/forward cache): unconfirmed batches are sent again, with their ids,
-   * and so are those still in flight from before it went: a request in flight as a page froze may
-   * never settle after the restore (Firefox), and a late answer to it is ignored.
+   * and so, after {@link RESTORE_GRACE_MS}, are those still unanswered from before it went: a request
+   * in flight as a page froze may never settle after the restore (Firefox); a late answer is ignored.
    */
   requeueUnconfirmed(): void {
     this.handingOff = false;
-    for (const job of [...this.outstanding]) {
-      if (job.state !== 'inFlight') continue;
-      this.stats.unconfirm(job.events.length);
-      this.outstanding.delete(job);
-      this.unconfirmed.add(job);
+    const stalled = [...this.outstanding].filter((job) => job.state === 'inFlight').map((job) => [job, job.ticket] as const);
+    if (stalled.length) {
+      this.schedule(() => {
+        for (const [job, ticket] of stalled) {
+          if (job.state !== 'inFlight' || job.ticket !== ticket) continue;
+          this.stats.requeue(job.events.length);
+          this.enqueue(job, ++this.frontPriority);
+        }
+      }, RESTORE_GRACE_MS);
     }
     for (const job of this.unconfirmed) {
       this.stats.reconsider(job.events.length);

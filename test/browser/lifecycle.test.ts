@@ -124,7 +124,7 @@ describeEngines("a page's life and death", { timeout: 5 * 60_000 }, (suite) => {
         await expectEvents(collector, 27, 20_000, logs); // 21 from the first tab, 6 from the second
         const tabs = assertAllOnce(collector, 'tabs', 20);
         assertAllOnce(collector, 'second', 5);
-        console.log(`# [${suite.name}] two tabs${locks ? '' : ' (no Web Locks)'}, first closed under 503: 20 + 5 sent, ${tabs.received} + 5 received, ${tabs.duplicates} duplicates; ${describeCollector(collector)}`);
+        console.log(`# [${suite.name}] two tabs${locks ? '' : ' (no Web Locks)'}, first ${closeLosesWrites ? 'left then closed' : 'closed'} under 503: 20 + 5 sent, ${tabs.received} + 5 received, ${tabs.duplicates} duplicates; ${describeCollector(collector)}`);
       }, locks ? {} : { initScript: 'delete Navigator.prototype.locks;' });
     });
   }

@@ -883,21 +883,25 @@ describe('dispatcher: found in review (issue 20)', () => {
     expect(h.delivered.map((d) => d.count)).toEqual([1]);
   });
 
-  it('requeueUnconfirmed(): a request still in flight from before the host went is sent again (it may never settle); its late answer is ignored', async () => {
+  it('requeueUnconfirmed(): a request from before the host went that is still unanswered a second later is sent again (it may never settle); its late answer is ignored', async () => {
     const h = makeDispatcher({ keepaliveBytes: 10_000 }, { observe: true, concurrency: 2 });
-    h.transport.answer('hang');
+    h.transport.answer('hang', 'hang', 'hang');
     const a = h.send(2);
+    const b = h.send(1);
     await settle();
     h.dispatcher.handOff();
     h.dispatcher.hold('left', true);
     h.dispatcher.requeueUnconfirmed();
     h.dispatcher.hold('left', false);
+    await h.clock.advance(999);
+    h.transport.calls[1]!.answer({ status: 202 }); // answered within the grace: not sent again
+    await h.clock.advance(1);
+    expect(h.transport.bodies().map(ids)).toEqual([ids(a), ids(b), ids(a)]);
+    h.transport.calls[0]!.answer({ status: 500 }); // the old request, at last, while the new one is on the wire: ignored
     await settle();
-    expect(h.transport.bodies().map(ids)).toEqual([ids(a), ids(a)]);
-    expect(h.stats.snapshot()).toMatchObject({ delivered: 2, inFlight: 0, unconfirmed: 0 });
-    h.transport.calls[0]!.answer({ status: 500 }); // the old request, at last: nothing changes
+    h.transport.calls[2]!.answer({ status: 202 });
     await h.clock.advance(10_000);
-    expect(h.transport.calls).toHaveLength(2);
-    expect(h.stats.snapshot()).toMatchObject({ accepted: 2, delivered: 2, queued: 0, inFlight: 0, retries: 0 });
+    expect(h.transport.calls).toHaveLength(3);
+    expect(h.stats.snapshot()).toMatchObject({ accepted: 3, delivered: 3, queued: 0, inFlight: 0, retries: 0 });
   });
 });

@@ -80,7 +80,7 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
     if (!journal) return resume();
     journal.reconcile((taken) => {
       const count = taken.size ? dispatcher.handOver(taken) : 0;
-      if (count) client.logger.info(`${count} events another page took over while this one was away are that page's to send`);
+      if (count) client.logger.info(`${count} events were taken over by another page`);
       resume();
     });
   };
