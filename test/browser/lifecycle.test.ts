@@ -97,8 +97,8 @@ describeEngines("a page's life and death", { timeout: 5 * 60_000 }, (suite) => {
 
   /**
    * Firefox, driven over WebDriver BiDi, sometimes runs a closing tab's `pagehide` with no effect on
-   * storage (measured: a beacon sent from the same handler arrives; the note's write and a
-   * BroadcastChannel message do not), so other tabs see it live for the stale time (an hour). There
+   * storage (measured: a beacon sent from the same handler arrives; the note's write does not, nor did
+   * a BroadcastChannel message, tried too), so other tabs see it live for the stale time (an hour). There
    * the first tab leaves the site for another page (a navigation, whose writes always land) before it
    * is closed. See README, "What remains uncovered".
    */
