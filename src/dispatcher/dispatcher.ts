@@ -191,7 +191,7 @@ export class Dispatcher {
   }
 
   /**
-   * The host is going (a page left for good): requests in flight now, or started from now on,
+   * The host is going (a page left or frozen): requests in flight now, or started from now on,
    * may be delivered without this host seeing the answer. A keep-alive request that then fails
    * leaves its events `unconfirmed` (still journaled, sent again by the next page with the
    * same ids) instead of retrying them now, which would duplicate what the browser delivers.

@@ -13,7 +13,7 @@ const FALLBACK_LOCK_MS = 1_000;
 /** A live client rewrites its note this often while it holds entries (idle or offline too), so it never looks stale. */
 const REFRESH_MS = 600_000;
 
-/** What one client keeps besides its batches: written at `t`, left for good (`o`), Retry-After until `r`. */
+/** What one client keeps besides its batches: written at `t`, left or frozen (`o`), Retry-After until `r`. */
 interface Meta {
   t: number;
   o: 0 | 1;
