@@ -5,7 +5,7 @@
 // Each file has its own node:test timeouts; this runner adds the last resort: a file still running
 // after its limit (FILE_LIMITS) is killed with everything it started, and named as the one that hung.
 // --test-force-exit ends a file once its tests are done, so a handle a failed setup left open
-// cannot keep it alive. Nothing here installs anything: see test/browser/support.ts for Chromium.
+// cannot keep it alive. Nothing here installs anything: see test/browser/engines.ts for the browsers.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -57,7 +57,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 function killGroup(child) {
   try {
-    process.kill(-child.pid, 'SIGKILL'); // the file's process, its test process and any Chromium
+    process.kill(-child.pid, 'SIGKILL'); // the file's process, its test process and any browser, driver or Xvfb it started
   } catch {
     // already gone
   }

@@ -258,10 +258,12 @@ export type DropReason =
   | 'waitUntilTimeout';
 
 /**
- * Counters for logging or export. `accepted == delivered + dropped + pending + unconfirmed` always
- * holds: every accepted event is delivered (a 2xx was seen), dropped (with a reason), pending
- * (queued, waiting for a retry, or in flight), or unconfirmed (handed to the browser as the page
- * went, with no answer seen; it stays stored and the next page sends it again with the same id).
+ * Counters for logging or export. `accepted == delivered + dropped + pending + unconfirmed +
+ * handedOver` always holds: every accepted event is delivered (a 2xx was seen), dropped (with a
+ * reason), pending (queued, waiting for a retry, or in flight), unconfirmed (handed to the browser
+ * as the page went, with no answer seen; it stays stored and the next page sends it again with the
+ * same id), or handed over (browsers: left stored for another page of the site, which sends it with
+ * the same id; 0 elsewhere).
  */
 export interface OdpStats {
   /** Events `sendOdpEvent` accepted. */
@@ -282,6 +284,12 @@ export interface OdpStats {
   inFlight: number;
   /** Events handed to the browser as the page went whose answer the page never saw (see above). */
   unconfirmed: number;
+  /**
+   * Browsers: events left in `localStorage` for another page of the site, which sends them with the
+   * same ids: undelivered at `close()`'s deadline, or taken over by another page while this one was
+   * in the back/forward cache. With them, `accepted == delivered + dropped + pending + unconfirmed + handedOver`.
+   */
+  handedOver: number;
   /** Requests sent, retries included. */
   requests: number;
   /** Requests that were retries of a failed one. */

@@ -95,7 +95,9 @@ export class Client implements OdpClient {
     this.userOptedOut = chosen === '1' || (chosen !== '0' && (options.optOut || (options.honorGlobalPrivacyControl && globalPrivacyControl())));
     let vuid: string | null = null;
     if (options.vuid && !this.userOptedOut) vuid = loadOrCreateVuid(platform.storage, platform.newId);
-    else platform.storage?.remove(VUID_STORAGE_KEY);
+    // Optimizely's own SDK on the page owns the id too: only an explicit `vuid: false`, or an opted-out
+    // user of a client that uses it, removes it; the default (no vuid option) leaves it alone.
+    else if (config?.vuid === false || options.vuid) platform.storage?.remove(VUID_STORAGE_KEY);
     this.buildContext = { maxEventBytes: odp.maxEventBytes, vuid };
     this.dispatcher = new Dispatcher(
       { ...odp, keepaliveBytes: platform.keepaliveBytes },
@@ -205,7 +207,8 @@ export class Client implements OdpClient {
 
   /**
    * Stops the client: later events get `closed`, polling stops, what is queued is sent, and what
-   * is still undelivered at the deadline is dropped as `closed` (one warning says how many).
+   * is still undelivered at the deadline is dropped as `closed` (one warning says how many); in a
+   * browser, what is stored stays stored instead, for the next page (`handedOver`).
    * Resolves (never rejects) by the deadline: no timer or socket then keeps Node alive.
    */
   close(options: CloseOptions = {}): Promise<void> {
@@ -218,10 +221,13 @@ export class Client implements OdpClient {
       for (const settle of [...this.readyWaiters]) settle(new Error('odp-sdk: the client was closed before it was ready'));
       this.cutBatch();
       const release = this.platform.holdOpen?.();
+      const handedOver = this.stats_.handedOver;
       this.closing = this.dispatcher
         .close(timeoutMs)
         .then((dropped) => {
           if (dropped) this.logger.warn(`close(): ${dropped} events not delivered within ${timeoutMs} ms were dropped`);
+          const kept = this.stats_.handedOver - handedOver;
+          if (kept) this.logger.warn(`close(): ${kept} events stay stored for the next page`);
         })
         .catch((error: unknown) => {
           this.logger.error(`close failed: ${String(error)}`);
@@ -311,10 +317,12 @@ export class Client implements OdpClient {
 
   /**
    * Opts the user out of (or back into) sending. Opting out stops sending at once: every event
-   * queued, waiting for a retry or stored in the browser is discarded (counted as dropped with
-   * reason `optedOut`), the stored visitor id is removed, and later events get `optedOut`. No
-   * implicit event or segments request is made while opted out. Opting back in starts clean, with a
-   * new visitor id when `vuid` is on. Browsers keep the choice for later page loads. Never throws.
+   * queued, waiting for a retry or stored in the browser by this client is discarded (counted as
+   * dropped with reason `optedOut`; in a browser, so are those that pages now gone stored for the
+   * same ODP key, and the page's other clients and tabs apply the choice to theirs), the stored
+   * visitor id is removed when `vuid` is on, and later events get `optedOut`. No implicit event or
+   * segments request is made while opted out. Opting back in starts clean, with a new visitor id
+   * when `vuid` is on. Browsers keep the choice for later page loads. Never throws.
    */
   setOptOut(optedOut: boolean): void {
     if (typeof optedOut !== 'boolean') {
@@ -333,9 +341,10 @@ export class Client implements OdpClient {
       }
       const discarded = queued + this.dispatcher.discard('optedOut');
       this.host?.forget?.();
-      this.platform.storage?.remove(VUID_STORAGE_KEY);
+      if (this.options.vuid) this.platform.storage?.remove(VUID_STORAGE_KEY);
       this.buildContext.vuid = null;
       this.logger.info(`opted out: ${discarded} undelivered events were discarded`);
+      this.host?.optOutChanged?.(true);
       return;
     }
     if (this.options.vuid) {
@@ -343,6 +352,7 @@ export class Client implements OdpClient {
       if (this.ready) this.announceVisitor();
     }
     this.logger.info('opted back in');
+    this.host?.optOutChanged?.(false);
   }
 
   /** Whether the user is opted out (see {@link setOptOut}). */
@@ -433,6 +443,11 @@ export class Client implements OdpClient {
         this.cutBatch();
         return taken;
       },
+      forgetClaimed: (count) => {
+        for (let i = 0; i < count; i++) this.stats_.accept();
+        this.stats_.drop(count, 'optedOut', 'queued');
+        this.emitter.emit('dropped', { reason: 'optedOut', count, message: `${count} stored events were discarded (optedOut)` });
+      },
     };
   }
 
@@ -493,8 +508,9 @@ export class Client implements OdpClient {
     if (previous && changed) this.cutBatch();
     if (next) this.logger.addSecret(next.publicKey);
     this.odp = next;
-    // What an earlier page left for these settings is taken over (restored) once the client is ready.
-    const takeOver = next && changed && !this.options.odp.disabled && !this.userOptedOut;
+    // What an earlier page left for these settings is taken over (restored) once the client is ready;
+    // while the user is opted out, it is taken and discarded, counted.
+    const takeOver = next && changed && !this.options.odp.disabled;
     this.segments?.configure(next, datafile.json);
     this.emitter.emit('datafileUpdate', { revision: datafile.revision, odp: next });
     if (!this.ready) {

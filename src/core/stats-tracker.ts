@@ -3,8 +3,9 @@ import type { DropReason, OdpStats } from '../types';
 
 /**
  * The one place counters change. Events move queued → inFlight → (delivered | dropped |
- * unconfirmed), or back to queued for a retry, so `accepted == delivered + dropped + queued +
- * inFlight + unconfirmed` holds. Tests check it against what reached the wire, not against itself.
+ * unconfirmed | handedOver), or back to queued for a retry, so `accepted == delivered + dropped +
+ * queued + inFlight + unconfirmed + handedOver` holds. Tests check it against what reached the wire,
+ * not against itself.
  */
 export class StatsTracker {
   accepted = 0;
@@ -15,6 +16,8 @@ export class StatsTracker {
   retries = 0;
   /** Handed to a browser as the page went, with no answer seen: still stored, sent again by the next page. */
   unconfirmed = 0;
+  /** Left in storage for another page of the site to send (browsers): at close()'s deadline, or taken by another page. */
+  handedOver = 0;
   readonly droppedBy: Record<DropReason, number> = { retriesExhausted: 0, rejectedByServer: 0, tooLarge: 0, closed: 0, optedOut: 0, waitUntilTimeout: 0 };
   private readonly rejectedBy: Partial<Record<OdpErrorCode, number>> = {};
 
@@ -62,12 +65,22 @@ export class StatsTracker {
     this.queued += count;
   }
 
+  /** Left to another page of the site through storage; `from`: where the events were counted until now. */
+  handOver(count: number, from: string): void {
+    this.leave(count, from);
+    this.handedOver += count;
+  }
+
   /** `from`: where the events were counted until now. */
   drop(count: number, reason: DropReason, from: string): void {
+    this.leave(count, from);
+    this.droppedBy[reason] += count;
+  }
+
+  private leave(count: number, from: string): void {
     if (from === 'inFlight') this.inFlight -= count;
     else if (from === 'unconfirmed') this.unconfirmed -= count;
     else this.queued -= count;
-    this.droppedBy[reason] += count;
   }
 
   snapshot(): OdpStats {
@@ -84,6 +97,7 @@ export class StatsTracker {
       queued: this.queued,
       inFlight: this.inFlight,
       unconfirmed: this.unconfirmed,
+      handedOver: this.handedOver,
       requests: this.requests,
       retries: this.retries,
     };

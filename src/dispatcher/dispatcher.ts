@@ -38,6 +38,8 @@ export interface Batch {
 export interface DispatcherObserver {
   added(batch: Batch): void;
   removed(batch: Batch): void;
+  /** Whether the batch is stored (a write can fail): a stored batch outlives a closed client, for a later page to send. */
+  keeps?(batch: Batch): boolean;
 }
 
 type JobState = 'queued' | 'inFlight' | 'waiting' | 'unconfirmed' | 'done';
@@ -85,6 +87,8 @@ const GROWN_SLOTS = 4;
 export function maxSlots(maxConcurrentRequests: number): number {
   return maxConcurrentRequests > 1 ? Math.max(maxConcurrentRequests, GROWN_SLOTS) : 1;
 }
+/** After a back/forward-cache restore, a request from before it that is still unanswered this long is sent again. */
+const RESTORE_GRACE_MS = 1_000;
 
 /**
  * The delivery state machine. Sends batches through the platform's lane (`maxConcurrentRequests`
@@ -123,6 +127,9 @@ export class Dispatcher {
   private busy = 0;
   /** The last answer was a 2xx: only then do waiting batches merge, or a backlog earn a slot. */
   private healthy = false;
+  /** The end of the pause {@link pauseUntil} holds, and its timer. */
+  private pausedUntil = 0;
+  private cancelPause: (() => void) | undefined;
   /** Set by a platform that keeps undelivered events (browsers' journal). */
   observer: DispatcherObserver | undefined;
 
@@ -153,12 +160,14 @@ export class Dispatcher {
     return Math.max(this.backoffUntil, this.serverUntil);
   }
 
-  /** Honours a pause that an earlier host (a page before a reload) was asked for. */
+  /** Honours a pause that an earlier host (a page before a reload) was asked for; overlapping pauses end with the latest. */
   pauseUntil(time: number): void {
-    if (time <= Date.now()) return;
+    if (time <= Date.now() || time <= this.pausedUntil) return;
+    this.pausedUntil = time;
     this.serverUntil = Math.max(this.serverUntil, time);
     this.hold('server', true);
-    this.schedule(() => this.hold('server', false), time - Date.now());
+    this.cancelPause?.();
+    this.cancelPause = this.schedule(() => this.hold('server', false), time - Date.now());
   }
 
   /**
@@ -196,6 +205,7 @@ export class Dispatcher {
     if (!budget || Date.now() < this.notBefore) return;
     for (const job of [...this.outstanding]) {
       if (job.state !== 'queued') continue;
+      assignIds(job.events, this.newId); // sized as sent: with their ids
       let bytes = this.keepaliveInFlight + 1;
       let fit = 0;
       for (const event of job.events) {
@@ -215,7 +225,7 @@ export class Dispatcher {
   }
 
   /**
-   * The host is going (a page left for good): requests in flight now, or started from now on,
+   * The host is going (a page left or frozen): requests in flight now, or started from now on,
    * may be delivered without this host seeing the answer. A keep-alive request that then fails
    * leaves its events `unconfirmed` (still journaled, sent again by the next page with the
    * same ids) instead of retrying them now, which would duplicate what the browser delivers.
@@ -225,9 +235,23 @@ export class Dispatcher {
     this.handingOff = true;
   }
 
-  /** The host came back (the back/forward cache): unconfirmed batches are sent again, with their ids. */
+  /**
+   * The host came back (the back/forward cache): unconfirmed batches are sent again, with their ids,
+   * and so, after {@link RESTORE_GRACE_MS}, are those still unanswered from before it went: a request
+   * in flight as a page froze may never settle after the restore (Firefox); a late answer is ignored.
+   */
   requeueUnconfirmed(): void {
     this.handingOff = false;
+    const stalled = [...this.outstanding].filter((job) => job.state === 'inFlight').map((job) => [job, job.ticket] as const);
+    if (stalled.length) {
+      this.schedule(() => {
+        for (const [job, ticket] of stalled) {
+          if (job.state !== 'inFlight' || job.ticket !== ticket) continue;
+          this.stats.requeue(job.events.length);
+          this.enqueue(job, ++this.frontPriority);
+        }
+      }, RESTORE_GRACE_MS);
+    }
     for (const job of this.unconfirmed) {
       this.stats.reconsider(job.events.length);
       this.outstanding.add(job);
@@ -236,20 +260,49 @@ export class Dispatcher {
     this.unconfirmed.clear();
   }
 
+  /**
+   * Another page of the site took these batches over from storage while this host was away (the
+   * back/forward cache): they are its to send now. This host forgets them, counted as `handedOver`;
+   * an answer to one still in flight is ignored. Returns how many events that was.
+   */
+  handOver(batchIds: ReadonlySet<number>): number {
+    let count = 0;
+    for (const job of [...this.outstanding, ...this.unconfirmed]) {
+      if (!batchIds.has(job.id)) continue;
+      if (job.state === 'waiting') {
+        job.cancelWait?.();
+        this.waiting--;
+      }
+      count += job.events.length;
+      this.stats.handOver(job.events.length, job.state);
+      this.finish(job);
+    }
+    this.startLane();
+    return count;
+  }
+
   /** Resolves once every batch dispatched so far is delivered, dropped or handed off. */
   async flush(): Promise<void> {
     await Promise.all([...this.outstanding].map((job) => job.done));
   }
 
   /**
-   * Sends what is left, waiting retries at once, and gives up at the deadline:
-   * what is undelivered then is dropped as `closed`. Resolves when nothing is outstanding,
+   * Sends what is left, waiting retries at once (once the server's `Retry-After` has ended), and
+   * gives up at the deadline: what is undelivered then is dropped as `closed`, or, where a journal
+   * keeps it, left stored for a later page (`handedOver`). Resolves when nothing is outstanding,
    * with the number of events dropped at the deadline.
    */
   async close(timeoutMs: number): Promise<number> {
-    this.deadlineAt = Date.now() + timeoutMs;
+    const now = Date.now();
+    this.deadlineAt = now + timeoutMs;
     for (const job of this.outstanding) {
-      if (job.state === 'waiting') this.resume(job);
+      if (job.state !== 'waiting') continue;
+      // The backoff is this client's own and gives way; a Retry-After is the server's and does not.
+      if (now >= this.serverUntil) this.resume(job);
+      else {
+        job.cancelWait?.();
+        job.cancelWait = this.schedule(() => this.resume(job), this.serverUntil - now);
+      }
     }
     let cancelDeadline: (() => void) | undefined;
     const deadline = new Promise<void>((resolve) => {
@@ -457,12 +510,12 @@ export class Dispatcher {
     let body: string;
     ({ job, body } = this.fit(job));
     job.state = 'inFlight';
-    job.ticket++;
+    const ticket = ++job.ticket;
     if (fromLane) this.busy++;
     // Last: a lane may start a task inside resize(), which must find this request's batches taken.
     this.resize(slots);
     try {
-      const answered = this.post(job, body);
+      const answered = this.post(job, body, ticket);
       body = ''; // not held while the answer is awaited (it would outlive young-generation GCs)
       await answered;
     } finally {
@@ -471,7 +524,7 @@ export class Dispatcher {
   }
 
   /** Starts one request for a job in flight; resolves once its answer was acted on. */
-  private post(job: Job, body: string): Promise<void> {
+  private post(job: Job, body: string, ticket: number): Promise<void> {
     this.stats.send(job.events.length, job.failures > 0);
     const bytes = this.options.keepaliveBytes ? utf8Length(body) : 0;
     const keepalive = bytes > 0 && this.keepaliveInFlight + bytes <= this.options.keepaliveBytes;
@@ -490,11 +543,11 @@ export class Dispatcher {
     } catch (error) {
       answer = Promise.reject(error);
     }
-    return this.conclude(job, answer, keepalive ? bytes : 0, this.handOffs);
+    return this.conclude(job, answer, ticket, keepalive ? bytes : 0, this.handOffs);
   }
 
   /** What a request's answer means for its job. Apart from {@link post}, so that the body is not held meanwhile. */
-  private async conclude(job: Job, answer: Promise<HttpResponse>, keepaliveBytes: number, handOffs: number): Promise<void> {
+  private async conclude(job: Job, answer: Promise<HttpResponse>, ticket: number, keepaliveBytes: number, handOffs: number): Promise<void> {
     const count = job.events.length;
     const keepalive = keepaliveBytes > 0;
     let response: HttpResponse | undefined;
@@ -505,7 +558,7 @@ export class Dispatcher {
       failure = error instanceof TransportError ? error : new TransportError('network', String(error));
     }
     this.keepaliveInFlight -= keepaliveBytes;
-    if (job.state !== 'inFlight') return; // dropped meanwhile (the deadline passed, or discard())
+    if (job.state !== 'inFlight' || job.ticket !== ticket) return; // dropped, handed over or sent again meanwhile
     if (!response) {
       if (keepalive && (this.handingOff || handOffs !== this.handOffs)) {
         // The host went meanwhile: the browser may well have delivered it, so no retry here.
@@ -547,7 +600,7 @@ export class Dispatcher {
   private fail(job: Job, why: string, status: number | undefined, retryAfterMs: number | undefined): void {
     job.failures++;
     if (this.abandoned) {
-      this.drop(job, 'closed', status, `${job.events.length} events were not delivered before close() ended (${why})`);
+      this.giveUp(job, status, `${job.events.length} events were not delivered before close() ended (${why})`);
       return;
     }
     if (job.failures > this.options.maxRetries) {
@@ -589,7 +642,7 @@ export class Dispatcher {
   private split(job: Job): void {
     const count = job.events.length;
     if (this.abandoned) {
-      this.drop(job, 'closed', 413, `${count} events were not delivered before close() ended (413, not split after the deadline)`);
+      this.giveUp(job, 413, `${count} events were not delivered before close() ended (413, not split after the deadline)`);
       return;
     }
     if (count === 1) {
@@ -603,6 +656,21 @@ export class Dispatcher {
     // Second half in first, so that the first half gets the higher priority and leads.
     this.enqueue(halves[1]!, ++this.frontPriority);
     this.enqueue(halves[0]!, ++this.frontPriority);
+  }
+
+  /**
+   * After close()'s deadline: a batch a journal keeps stays stored for a later page (counted as
+   * `handedOver`, its entry left in place); any other is dropped as `closed`.
+   */
+  private giveUp(job: Job, status: number | undefined, message: string): void {
+    if (!this.observer?.keeps?.(job)) {
+      this.drop(job, 'closed', status, message);
+      return;
+    }
+    this.stats.handOver(job.events.length, job.state);
+    job.state = 'done';
+    this.outstanding.delete(job);
+    job.settle();
   }
 
   private drop(job: Job, reason: DropReason, status: number | undefined, message: string, quiet = false): void {
@@ -622,7 +690,7 @@ export class Dispatcher {
     job.settle();
   }
 
-  /** The deadline passed: drop what waits, abort what is in flight. */
+  /** The deadline passed: drop what waits (a stored batch stays stored instead), abort what is in flight. */
   private abandon(): void {
     if (this.outstanding.size === 0) return;
     this.abandoned = true;
@@ -634,9 +702,7 @@ export class Dispatcher {
         job.cancelWait?.();
         this.waiting--;
       }
-      if (job.state !== 'inFlight') {
-        this.drop(job, 'closed', undefined, `${job.events.length} events were not delivered before close() ended`);
-      }
+      if (job.state !== 'inFlight') this.giveUp(job, undefined, `${job.events.length} events were not delivered before close() ended`);
     }
     // In-flight requests reject as aborted and are dropped as closed by fail().
     this.transport.close();

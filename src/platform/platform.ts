@@ -51,6 +51,8 @@ export interface ClientHandle {
   restore(odp: OdpSettings, events: readonly OdpWireEvent[]): number;
   /** Logs now what the client counted and has not said yet (the refusals' summary): the host is ending. */
   summarise(): void;
+  /** Counts events claimed from storage while the user is opted out: accepted, then dropped as `optedOut`. */
+  forgetClaimed(count: number): void;
 }
 
 /** What the client tells its host's lifecycle code. */
@@ -61,8 +63,10 @@ export interface HostLifecycle {
   queueChanged(): void;
   /** Writes that failed (quota, storage disabled), for `stats()`. */
   storageErrors?(): number;
-  /** The user opted out: forget every event and id kept for later. */
+  /** The user opted out: forget the events this client kept for later (and those gone hosts left, counted). */
   forget?(): void;
+  /** The user chose (setOptOut) in this client: the host's other clients follow. */
+  optOutChanged?(optedOut: boolean): void;
   /** The client is closed: stop listening. */
   detach(): void;
 }

@@ -16,19 +16,28 @@ export function createFetchTransport(fetchFn: FetchFn): Transport {
         timedOut = true;
         controller.abort();
       }, timerDelay(request.timeoutMs));
+      // An abort ends the request even where fetch never settles: Firefox leaves a request that was
+      // in flight as the page entered the back/forward cache pending for ever after the restore.
+      const aborted = new Promise<never>((_, reject) => {
+        controller.signal.addEventListener('abort', () => reject(new Error('aborted')));
+      });
+      aborted.catch(() => {}); // settled or not, never an unhandled rejection
       try {
         // A keep-alive request goes plain: it must start inside the page-hide handler, before an
         // asynchronous compression could finish.
         const compress = request.compression === 'gzip' && request.body !== undefined && !request.keepalive && typeof CompressionStream === 'function';
-        const response = await fetchFn(request.url, {
-          method: request.method,
-          headers: compress ? { ...request.headers, 'content-encoding': 'gzip' } : request.headers,
-          body: compress ? await gzip(request.body!) : request.body,
-          keepalive: request.keepalive,
-          signal: controller.signal,
-          credentials: 'omit',
-        });
-        const body = await response.text();
+        const response = await Promise.race([
+          fetchFn(request.url, {
+            method: request.method,
+            headers: compress ? { ...request.headers, 'content-encoding': 'gzip' } : request.headers,
+            body: compress ? await gzip(request.body!) : request.body,
+            keepalive: request.keepalive,
+            signal: controller.signal,
+            credentials: 'omit',
+          }),
+          aborted,
+        ]);
+        const body = await Promise.race([response.text(), aborted]);
         return { status: response.status, header: (name) => response.headers.get(name) ?? undefined, body };
       } catch (error) {
         if (timedOut) throw new TransportError('timeout', `no answer within ${request.timeoutMs} ms`);

@@ -1,26 +1,9 @@
-// The browser builds in real Chromium: batches reach a cross-origin collector, and events survive
-// page unloads, reloads, offline spells and a second tab.
+// The browser builds in every engine (Chromium, Firefox, WebKit): batches reach a cross-origin
+// collector, and events survive page unloads, offline spells and a page that is not ready.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { until } from '../support/helpers';
-import {
-  browserSkip,
-  openPage,
-  withWorld,
-  describeCollector,
-  distinctIds,
-  exampleUrl,
-  expectEvents,
-  launchChromium,
-  sleep,
-  startCollector,
-  startStaticServer,
-  waitForClient,
-  waitForIdle,
-  type Collector,
-  type StaticServer,
-} from './support';
+import { describeCollector, describeEngines, exampleUrl, expectEvents, sleep, type Collector, type EnginePage } from './support';
 
 interface PageClient {
   sendOdpEvent(event: object): { code: string; message: string } | null;
@@ -30,13 +13,8 @@ interface PageClient {
 }
 declare const window: { odpClient: PageClient; odpSdk: { createInstance(config: object): PageClient } };
 
-let browser: Browser;
-let site: StaticServer;
-
-
-
 /** Sends `n` events from the page, tagged with `tag` and their index. */
-function sendMany(page: Page, n: number, tag: string, extra: Record<string, string> = {}): Promise<Array<string | null>> {
+function sendMany(page: EnginePage, n: number, tag: string, extra: Record<string, string> = {}): Promise<Array<string | null>> {
   return page.evaluate(
     ({ n, tag, extra }) =>
       Array.from({ length: n }, (_, i) => window.odpClient.sendOdpEvent({ action: tag, identifiers: { fs_user_id: `u${i}` }, data: { i, ...extra } })?.code ?? null),
@@ -46,21 +24,14 @@ function sendMany(page: Page, n: number, tag: string, extra: Record<string, stri
 
 const eventsTagged = (collector: Collector, tag: string) => collector.events.filter((event) => event.action === tag);
 
-describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_000 }, () => {
-  before(async () => {
-    // One at a time, so that a browser that fails to start leaves no server behind (after() closes what exists).
-    site = await startStaticServer();
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await Promise.all([browser?.close(), site?.close()]);
-  });
-
+describeEngines('the browser builds', { timeout: 5 * 60_000 }, (suite) => {
   test('script tag: the UMD bundle sends batches cross-origin, with x-api-key and a preflight, under a CSP without eval', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
-      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html'), logs);
+    await suite.world(async ({ site, collector, context, logs, open }) => {
+      const page = await open(exampleUrl(site, collector, 'script-tag/index.html'));
       await expectEvents(collector, 2, 10_000, logs); // client_initialized and the pageview, in one batch
-      for (let i = 0; i < 3; i++) await page.click('#buy');
+      await page.evaluate(() => {
+        for (let i = 0; i < 3; i++) document.querySelector<HTMLButtonElement>('#buy')!.click();
+      });
       await expectEvents(collector, 5, 10_000, logs);
       const actions = collector.events.map((event) => event.action).sort();
       assert.deepEqual(actions, ['client_initialized', 'pageview', 'purchased', 'purchased', 'purchased']);
@@ -75,10 +46,12 @@ describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_
   });
 
   test('ESM: the SPA example imports the browser build and sends a pageview per route', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
-      const page = await openPage(context, exampleUrl(site, collector, 'spa/index.html'), logs);
-      await page.click('a[href="#/shop"]');
-      await page.click('a[href="#/cart"]');
+    await suite.world(async ({ site, collector, context, logs, open }) => {
+      const page = await open(exampleUrl(site, collector, 'spa/index.html'));
+      for (const route of ['#/shop', '#/cart']) {
+        await page.evaluate((href) => document.querySelector<HTMLAnchorElement>(`a[href="${href}"]`)!.click(), route);
+        await page.waitFor((href) => location.hash === href.slice(1) || location.hash === href, route);
+      }
       await expectEvents(collector, 4, 10_000, logs);
       const pages = collector.events.filter((event) => event.action === 'pageview').map((event) => event.data.page);
       assert.deepEqual(pages, ['/', '/shop', '/cart']);
@@ -89,9 +62,9 @@ describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_
   });
 
   test('unload: 50 events sent just before navigating away all arrive, once', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
+    await suite.world(async ({ site, collector, context, logs, open }) => {
       collector.setFaults({ latencyMs: 150 }); // so that requests are still in flight when the page goes
-      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
+      const page = await open(exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }));
       await expectEvents(collector, 1, 10_000, logs); // the pageview
       const codes = await page.evaluate(() => {
         const codes = Array.from({ length: 50 }, (_, i) => window.odpClient.sendOdpEvent({ action: 'unload', identifiers: { fs_user_id: `u${i}` }, data: { i } })?.code ?? null);
@@ -99,20 +72,21 @@ describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_
         return codes;
       });
       assert.deepEqual(codes, Array(50).fill(null));
-      await page.waitForURL(/blank\.html$/);
+      await page.waitFor(() => location.pathname === '/blank.html');
       await expectEvents(collector, 51, 10_000, logs);
       await sleep(500); // a window in which nothing more may arrive (the page is gone; no event can be awaited)
       const unload = eventsTagged(collector, 'unload');
-      console.log(`# unload: sent 50, delivered ${unload.length} (distinct ${new Set(unload.map((e) => e.data.idempotence_id)).size}); ${describeCollector(collector)}`);
+      console.log(`# [${suite.name}] unload: sent 50, delivered ${unload.length} (distinct ${new Set(unload.map((e) => e.data.idempotence_id)).size}); ${describeCollector(collector)}`);
       assert.equal(unload.length, 50);
       assert.equal(new Set(unload.map((event) => event.data.i)).size, 50);
       assert.equal(collector.stats().duplicates, 0);
     });
   });
 
-  test('offline: delivery is held while offline (no retry storm) and resumes on online', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
-      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' }), logs);
+  const simulated = suite.traits.offline === 'simulated' ? ' (offline simulated in the page: this driver cannot take the engine offline)' : '';
+  test(`offline: delivery is held while offline (no retry storm) and resumes on online${simulated}`, async () => {
+    await suite.world(async ({ site, collector, context, logs, open }) => {
+      const page = await open(exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false', flushIntervalMs: '50' }));
       await expectEvents(collector, 1, 10_000, logs);
       await context.setOffline(true);
       assert.equal(await page.evaluate(() => navigator.onLine), false);
@@ -125,15 +99,15 @@ describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_
       await context.setOffline(false);
       await expectEvents(collector, 16, 10_000, logs);
       const offline = eventsTagged(collector, 'offline');
-      console.log(`# offline: sent 15, delivered ${offline.length}; requests while offline: ${during.requests - before}; ${describeCollector(collector)}`);
+      console.log(`# [${suite.name}] offline: sent 15, delivered ${offline.length}; requests while offline: ${during.requests - before}; ${describeCollector(collector)}`);
       assert.equal(offline.length, 15);
       assert.equal(collector.stats().duplicates, 0);
     });
   });
 
   test('not ready: an event sent before the datafile arrives is discarded with a console warning', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
-      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
+    await suite.world(async ({ site, collector, context, logs, open }) => {
+      const page = await open(exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }));
       const code = await page.evaluate(() => {
         const client = window.odpSdk.createInstance({ sdkKey: 'NeverReady', datafileUrlTemplate: 'http://127.0.0.1:9/{sdkKey}.json', logLevel: 'warn' });
         const error = client.sendOdpEvent({ action: 'early', identifiers: { fs_user_id: 'u1' } });
@@ -141,17 +115,15 @@ describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_
         return error?.code;
       });
       assert.equal(code, 'sdkNotReady');
-      await until(() => logs.some((line) => line.startsWith('warning: [odp-sdk]') && line.includes('not ready')), 5000, `the console warning; console:\n${logs.join('\n')}`);
+      await until(() => logs.some((line) => line.startsWith('warn: [odp-sdk]') && line.includes('not ready')), 5000, `the console warning; console:\n${logs.join('\n')}`);
     });
   });
 
   test('script tag + segments add-on: a user context links the visitor and fetches its qualified segments (GraphQL, cross-origin)', async () => {
-    const collector = await startCollector({ segments: { 'shopper-7': ['has_email'] } });
-    const context = await browser.newContext();
-    const logs: string[] = [];
-    try {
-      const page = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { userId: 'shopper-7' }), logs);
-      await page.waitForFunction(() => (window as unknown as { odpUser?: { qualifiedSegments: string[] | null } }).odpUser?.qualifiedSegments != null, undefined, { timeout: 10_000 });
+    await suite.world(
+      async ({ site, collector, logs, open }) => {
+        const page = await open(exampleUrl(site, collector, 'script-tag/index.html', { userId: 'shopper-7' }));
+        await page.waitFor(() => (window as unknown as { odpUser?: { qualifiedSegments: string[] | null } }).odpUser?.qualifiedSegments != null);
       const segments = await page.evaluate(() => {
         const user = (window as unknown as { odpUser: { qualifiedSegments: string[]; isQualifiedFor(s: string): boolean } }).odpUser;
         return { list: user.qualifiedSegments, hasEmail: user.isQualifiedFor('has_email'), cart: user.isQualifiedFor('cart_abandoner') };
@@ -162,9 +134,8 @@ describe('the browser builds in Chromium', { skip: browserSkip, timeout: 5 * 60_
       assert.equal(identified?.identifiers.fs_user_id, 'shopper-7');
       assert.match(identified?.identifiers.vuid ?? '', /^vuid_[0-9a-f]{27}$/);
       assert.equal(collector.stats().graphqlRequests, 1);
-    } finally {
-      await context.close();
-      await collector.close();
-    }
+      },
+      { collector: { segments: { 'shopper-7': ['has_email'] } } },
+    );
   });
 });

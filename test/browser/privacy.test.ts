@@ -1,9 +1,8 @@
-// Opt-out and the Global Privacy Control signal in real Chromium: the choice outlives a reload and
+// Opt-out and the Global Privacy Control signal in every engine: the choice outlives a reload and
 // is applied before anything is sent; opting out clears what was stored.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserSkip, openPage, withWorld, describeCollector, exampleUrl, expectEvents, launchChromium, startCollector, startStaticServer, waitForClient, type Collector, type StaticServer } from './support';
+import { describeEngines, exampleUrl, expectEvents, waitForClient, type EnginePage } from './support';
 
 interface PageClient {
   sendOdpEvent(event: object): { code: string } | null;
@@ -14,30 +13,18 @@ interface PageClient {
 }
 declare const window: { odpClient: PageClient };
 
-let browser: Browser;
-let site: StaticServer;
-
-describe('privacy in Chromium', { skip: browserSkip, timeout: 2 * 60_000 }, () => {
-  before(async () => {
-    [browser, site] = await Promise.all([launchChromium(), startStaticServer()]);
-  });
-  after(async () => {
-    await Promise.all([browser?.close(), site?.close()]);
-  });
-
-
-
-  const sdkKeys = (page: Page) => page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk') || key === 'optimizely-vuid').sort());
+describeEngines('privacy', { timeout: 2 * 60_000 }, (suite) => {
+  const sdkKeys = (page: EnginePage) => page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('odp-sdk') || key === 'optimizely-vuid').sort());
 
   test('opting out discards what was stored and the visitor id; the choice outlives a reload and applies before anything is sent', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
+    await suite.world(async ({ site, collector, logs, open }) => {
       collector.setFaults({ status: 503, retryAfter: '30' });
       const url = exampleUrl(site, collector, 'script-tag/index.html', { flushIntervalMs: '50' });
-      const page = await openPage(context, url, logs);
+      const page = await open(url);
       await page.evaluate(() => {
         for (let i = 0; i < 10; i++) window.odpClient.sendOdpEvent({ action: 'stored', identifiers: { fs_user_id: `u${i}` } });
       });
-      await page.waitForFunction(() => window.odpClient.stats().pending === 12 && window.odpClient.stats().inFlight === 0, undefined, { timeout: 10_000 });
+      await page.waitFor(() => window.odpClient.stats().pending === 12 && window.odpClient.stats().inFlight === 0);
       assert.ok((await sdkKeys(page)).some((key) => key.startsWith('odp-sdk:')), 'events are stored while the server fails');
       assert.ok((await sdkKeys(page)).includes('optimizely-vuid'));
       await page.evaluate(() => window.odpClient.setOptOut(true));
@@ -59,19 +46,19 @@ describe('privacy in Chromium', { skip: browserSkip, timeout: 2 * 60_000 }, () =
   });
 
   test('honorGlobalPrivacyControl: a browser sending GPC starts opted out, before anything is sent', async () => {
-    await withWorld(browser, async (collector, context, logs) => {
-      // As a string: the browser runs it before any page script (a function would carry tsx's helpers).
-      await context.addInitScript({ content: "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true });" });
+    // Put first in each page's head by the test site: it runs before any page script.
+    const initScript = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true });";
+    await suite.world(async ({ site, collector, logs, open }) => {
       // Sent at once if it were sent at all: before the second page even opens.
       const url = exampleUrl(site, collector, 'script-tag/index.html', { flushIntervalMs: '0', config: JSON.stringify({ honorGlobalPrivacyControl: true }) });
-      const page = await openPage(context, url, logs);
+      const page = await open(url);
       assert.equal(await page.evaluate(() => (navigator as { globalPrivacyControl?: boolean }).globalPrivacyControl), true);
       assert.equal(await page.evaluate(() => window.odpClient.isOptedOut()), true);
       await page.evaluate(() => window.odpClient.sendOdpEvent({ action: 'gpc', identifiers: { fs_user_id: 'u' } }));
-      const other = await openPage(context, exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }), logs);
+      const other = await open(exampleUrl(site, collector, 'script-tag/index.html', { vuid: 'false' }));
       await expectEvents(collector, 1, 10_000, logs); // only the pageview of the page that does not honour GPC
       assert.deepEqual(collector.events.map((event) => event.action), ['pageview']);
       await other.close();
-    });
+    }, { initScript });
   });
 });

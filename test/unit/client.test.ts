@@ -506,14 +506,21 @@ describe('client: vuid', () => {
     ]);
   });
 
-  it('vuid: false removes a stored id and sends no client_initialized', async () => {
-    const storage = memoryKeyValue();
-    storage.map.set('optimizely-vuid', `vuid_${'a'.repeat(27)}`);
-    const { client, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 } }, { storage });
-    expect(client.getVuid()).toBeNull();
-    expect(storage.map.has('optimizely-vuid')).toBe(false);
-    await settle();
-    expect(transport.calls).toHaveLength(0);
+  it("the default (no vuid option) leaves a stored id alone (Optimizely's own SDK owns it too); an explicit vuid: false removes it; neither sends client_initialized", async () => {
+    for (const [config, kept] of [
+      [{}, true],
+      [{ vuid: false }, false],
+    ] as const) {
+      const storage = memoryKeyValue();
+      storage.map.set('optimizely-vuid', `vuid_${'a'.repeat(27)}`);
+      const { client, transport } = makeClient({ datafile: datafile(), odp: { flushIntervalMs: 0 }, ...config }, { storage });
+      expect(client.getVuid()).toBeNull();
+      expect(storage.map.has('optimizely-vuid'), JSON.stringify(config)).toBe(kept);
+      client.setOptOut(true); // a client that does not use the id leaves it alone when the user opts out, too
+      expect(storage.map.has('optimizely-vuid'), JSON.stringify(config)).toBe(kept);
+      await settle();
+      expect(transport.calls).toHaveLength(0);
+    }
   });
 
   it('no client_initialized when ODP is disabled or not integrated', async () => {

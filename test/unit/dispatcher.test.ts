@@ -836,3 +836,111 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
     expect(h.transport.calls).toHaveLength(1);
   });
 });
+
+describe('dispatcher: found in review (issue 20)', () => {
+  it('two overlapping pauseUntil(): the first one\'s end does not end the later, longer pause', async () => {
+    const h = makeDispatcher();
+    h.dispatcher.pauseUntil(START + 1_000);
+    h.dispatcher.pauseUntil(START + 5_000);
+    h.dispatcher.pauseUntil(START + 2_000); // shorter than the pause under way: changes nothing
+    h.send(1);
+    await h.clock.advance(4_999);
+    expect(h.transport.calls).toHaveLength(0);
+    await h.clock.advance(1);
+    expect(h.transport.calls).toHaveLength(1);
+    expect(h.clock.pending).toBe(0);
+  });
+
+  it('close() does not resend a waiting batch before the server\'s Retry-After has ended (its own backoff gives way)', async () => {
+    const h = makeDispatcher({ initialBackoffMs: 100, maxBackoffMs: 100 });
+    h.transport.answer({ status: 503, headers: { 'retry-after': '2' } });
+    h.send(1);
+    await settle();
+    const closed = probe(h.dispatcher.close(10_000));
+    await h.clock.advance(1_999);
+    expect(h.transport.calls).toHaveLength(1);
+    await h.clock.advance(1);
+    expect(h.transport.calls).toHaveLength(2);
+    await settle();
+    expect(closed.done).toBe(true);
+    expect(h.stats.snapshot()).toMatchObject({ delivered: 1, dropped: 0 });
+  });
+
+  it('sendNow() sizes chunks with the ids the events are sent with: no keep-alive body passes the budget', async () => {
+    // Events without ids (no journal): each gains a 36-character UUID once it is assigned.
+    const bare = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 't', action: 'a', identifiers: { u: String(i) }, data: { idempotence_id: '' } }));
+    const withId = JSON.stringify({ ...bare(1)[0], data: { idempotence_id: '00000000-0000-4000-8000-000000000000' } }).length;
+    const budget = 1 + 3 * (withId + 1); // three fit with their ids; four would fit without them
+    expect(1 + 4 * (JSON.stringify(bare(1)[0]).length + 1)).toBeLessThanOrEqual(budget);
+    let n = 0;
+    const h = makeDispatcher({ keepaliveBytes: budget }, { newId: () => `00000000-0000-4000-8000-${String(n++).padStart(12, '0')}` });
+    h.transport.fallback = 'hang';
+    h.lane.pause();
+    h.send(bare(6) as never);
+    h.dispatcher.sendNow();
+    await settle();
+    const sent = h.transport.calls.map((call) => call.request.body!.length);
+    expect(sent).toEqual([budget]);
+    expect(h.transport.calls[0]!.request.keepalive).toBe(true);
+  });
+
+  it('close() at its deadline: batches a journal keeps stay stored (handedOver, not dropped, not removed); others are dropped as closed', async () => {
+    const h = makeDispatcher({}, { concurrency: 1 });
+    const kept = new Set<number>();
+    h.dispatcher.observer = {
+      added: (batch) => (h.added.push(batch), batch.events.length > 1 && kept.add(batch.id)),
+      removed: (batch) => void h.removed.push(batch),
+      keeps: (batch) => kept.has(batch.id),
+    };
+    h.transport.fallback = 'hang';
+    h.send(2); // in flight at the deadline: aborted, and kept
+    h.send(3); // queued at the deadline, kept
+    h.send(1); // queued, its write failed: dropped
+    await settle();
+    const closing = h.dispatcher.close(1_000);
+    await h.clock.advance(1_000);
+    await closing;
+    expect(h.stats.snapshot()).toMatchObject({ accepted: 6, handedOver: 5, dropped: 1, droppedByReason: { closed: 1 }, queued: 0, inFlight: 0 });
+    expect(h.removed.map((batch) => batch.events.length)).toEqual([1]);
+    expect(h.dropped.map((d) => d.count)).toEqual([1]);
+  });
+
+  it('handOver(): batches another page took are forgotten, counted as handedOver, never sent again; a late answer to one in flight is ignored', async () => {
+    const h = makeDispatcher({ initialBackoffMs: 100, maxBackoffMs: 100 }, { observe: true, concurrency: 2 });
+    h.transport.answer({ status: 500 }, 'hang');
+    h.send(2); // fails, then waits for a retry
+    h.send(3); // in flight
+    const c = h.send(1); // stays
+    await settle();
+    const [a, b] = h.added;
+    expect(h.dispatcher.handOver(new Set([a!.id, b!.id]))).toBe(5);
+    expect(h.stats.snapshot()).toMatchObject({ accepted: 6, handedOver: 5, queued: 0, inFlight: 1 });
+    h.transport.calls[1]!.answer({ status: 200 });
+    await h.clock.advance(1_000);
+    expect(h.transport.bodies().map(ids)).toEqual([ids(h.added[0]!.events as never), ids(h.added[1]!.events as never), ids(c)]);
+    expect(h.stats.snapshot()).toMatchObject({ delivered: 1, handedOver: 5, queued: 0, inFlight: 0 });
+    expect(h.delivered.map((d) => d.count)).toEqual([1]);
+  });
+
+  it('requeueUnconfirmed(): a request from before the host went that is still unanswered a second later is sent again (it may never settle); its late answer is ignored', async () => {
+    const h = makeDispatcher({ keepaliveBytes: 10_000 }, { observe: true, concurrency: 2 });
+    h.transport.answer('hang', 'hang', 'hang');
+    const a = h.send(2);
+    const b = h.send(1);
+    await settle();
+    h.dispatcher.handOff();
+    h.dispatcher.hold('left', true);
+    h.dispatcher.requeueUnconfirmed();
+    h.dispatcher.hold('left', false);
+    await h.clock.advance(999);
+    h.transport.calls[1]!.answer({ status: 202 }); // answered within the grace: not sent again
+    await h.clock.advance(1);
+    expect(h.transport.bodies().map(ids)).toEqual([ids(a), ids(b), ids(a)]);
+    h.transport.calls[0]!.answer({ status: 500 }); // the old request, at last, while the new one is on the wire: ignored
+    await settle();
+    h.transport.calls[2]!.answer({ status: 202 });
+    await h.clock.advance(10_000);
+    expect(h.transport.calls).toHaveLength(3);
+    expect(h.stats.snapshot()).toMatchObject({ accepted: 3, delivered: 3, queued: 0, inFlight: 0, retries: 0 });
+  });
+});

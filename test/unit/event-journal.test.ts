@@ -88,7 +88,7 @@ describe('event journal: writes', () => {
       journal.put(batch(3, [wireEvent(4)]));
       journal.mark(true, 0);
       journal.claim('pk', () => {});
-      journal.clear();
+      journal.forgetOwn();
       journal.release();
     }).not.toThrow();
     expect(journal.errors).toBe(4); // the batch, and the note that mark() could not write
@@ -122,18 +122,32 @@ describe('event journal: writes', () => {
     expect(local.keys()).toEqual([]);
   });
 
-  it('clear() forgets every entry and note of the SDK (any client), nothing else', () => {
+  it("forgetOwn() forgets this client's entries and note only: other clients' and other keys' entries are theirs", () => {
     new FakeClock();
-    const { journal, local } = makeJournal();
+    const { journal, local } = makeJournal(new FakeStorage(), 1_000);
     journal.put(batch(1, [wireEvent(1)]));
+    journal.putQueue('pk', [wireEvent(2)]);
     local.setItem('odp-sdk:other:x:1', '[]');
+    local.setItem('odp-sdk:pk:x:1', '[]');
     local.setItem('odp-sdk~x', note(0, 1));
     local.setItem('odp-sdk-opt-out', '1');
     local.setItem('unrelated', 'x');
-    journal.clear();
-    expect(local.keys().sort()).toEqual(['odp-sdk-opt-out', 'unrelated']);
-    journal.put(batch(2, [wireEvent(2)])); // its byte count started over
+    journal.forgetOwn();
+    expect(local.keys().sort()).toEqual(['odp-sdk-opt-out', 'odp-sdk:other:x:1', 'odp-sdk:pk:x:1', 'odp-sdk~x', 'unrelated']);
+    journal.put(batch(2, [wireEvent(3, { data: { idempotence_id: 'x'.repeat(900) } as never })])); // its byte count started over
     expect(journal.errors).toBe(0);
+  });
+
+  it('while it holds entries, a live client rewrites its note every ten minutes, idle or not, so that it never looks stale; with none, no timer runs', async () => {
+    const clock = new FakeClock();
+    const { journal, local } = makeJournal(new FakeStorage(), 100_000, clock.schedule);
+    journal.put(batch(1, [wireEvent(1)]));
+    const owner = ownerOf(local);
+    await clock.advance(3 * 3_600_000); // three hours idle (or offline): no write of its own
+    // Another tab takes a note older than an hour for a crashed page's: this one stays younger than ten minutes.
+    expect(JSON.parse(local.getItem(`odp-sdk~${owner}`)!)).toMatchObject({ o: 0, t: START + 3 * 3_600_000 });
+    journal.remove(batch(1, []));
+    expect(clock.pending).toBe(0);
   });
 });
 

@@ -59,6 +59,21 @@ describe('fetch transport', () => {
     expect(calls[0]!.init.signal!.aborted).toBe(true);
   });
 
+  it('a fetch that never settles, even when aborted (Firefox, after a back/forward-cache restore), still ends at timeoutMs', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const fetchFn = (() => new Promise<Response>(() => {})) as unknown as typeof fetch;
+    const transport = createFetchTransport(fetchFn);
+    const pending = failure(transport.request({ ...post, timeoutMs: 250 }));
+    vi.advanceTimersByTime(250);
+    expect((await pending).kind).toBe('timeout');
+    const reading = failure(
+      createFetchTransport((() => Promise.resolve({ status: 200, headers: new Headers(), text: () => new Promise(() => {}) })) as unknown as typeof fetch).request({ ...post, timeoutMs: 100 }),
+    );
+    await Promise.resolve();
+    vi.advanceTimersByTime(100);
+    expect((await reading).kind).toBe('timeout');
+  });
+
   it('close() aborts what is in flight: an aborted error; later requests are unaffected', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { calls, fetchFn } = fakeFetch();

@@ -296,7 +296,7 @@ let nextEvent = 0;
  */
 export function makeDispatcher(
   options: Partial<DispatcherOptions> = {},
-  { concurrency = 1, lane, random = 1, observe = false }: { concurrency?: number; lane?: Lane; random?: number; observe?: boolean } = {},
+  { concurrency = 1, lane, random = 1, observe = false, newId }: { concurrency?: number; lane?: Lane; random?: number; observe?: boolean; newId?: () => string } = {},
 ): DispatcherRig {
   Math.random = () => random;
   const clock = new FakeClock();
@@ -316,7 +316,7 @@ export function makeDispatcher(
     { maxConcurrentRequests: concurrency, requestTimeoutMs: 1_000, maxRetries: 3, initialBackoffMs: 100, maxBackoffMs: 1_000, keepaliveBytes: 0, ...options },
     transport,
     clock.schedule,
-    () => `new-${newIds++}`,
+    newId ?? (() => `new-${newIds++}`),
     stats,
     new SafeLogger(log, 'debug'),
     emitter,
@@ -379,6 +379,13 @@ export class FakePage {
   }
   pagehide(persisted = false): void {
     this.window.dispatchEvent(Object.assign(new Event('pagehide'), { persisted }));
+  }
+  /** The Page Lifecycle API's `freeze` and `resume` (Chromium), fired on the document. */
+  freeze(): void {
+    this.document.dispatchEvent(new Event('freeze'));
+  }
+  resume(): void {
+    this.document.dispatchEvent(new Event('resume'));
   }
   pageshow(persisted = true): void {
     this.window.dispatchEvent(Object.assign(new Event('pageshow'), { persisted }));
@@ -443,11 +450,15 @@ export function makeClient(
 // ---------------------------------------------------------------------------------------------
 // Journal
 
-/** The browser journal over a fake localStorage; ids it draws are `jid-n`. */
-export function makeJournal(local = new FakeStorage(), maxBytes = 100_000): { journal: EventJournal; local: FakeStorage; storage: KeyValueStorage } {
+/** The browser journal over a fake localStorage; ids it draws are `jid-n`; its timers never run unless `schedule` is a clock's. */
+export function makeJournal(
+  local = new FakeStorage(),
+  maxBytes = 100_000,
+  schedule: Platform['schedule'] = () => () => {},
+): { journal: EventJournal; local: FakeStorage; storage: KeyValueStorage } {
   let n = 0;
   const storage = keyValueOver(local);
-  return { journal: new EventJournal(storage, maxBytes, () => `jid-${n++}`), local, storage };
+  return { journal: new EventJournal(storage, maxBytes, () => `jid-${n++}`, schedule), local, storage };
 }
 
 // ---------------------------------------------------------------------------------------------

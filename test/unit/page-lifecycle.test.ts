@@ -61,14 +61,20 @@ describe('page lifecycle (attachPage)', () => {
     expect(empty.log.text()).not.toMatch(/earlier page/);
   });
 
-  it('disabled, opted out, or not ready: nothing is claimed', () => {
-    for (const config of [{ datafile: datafile(), odp: { disabled: true } }, { datafile: datafile(), optOut: true }, { sdkKey: 'k' }] as OdpClientConfig[]) {
+  it('disabled or not ready: nothing is claimed; opted out: what gone pages left for the key is claimed and discarded, counted', () => {
+    for (const config of [{ datafile: datafile(), odp: { disabled: true } }, { sdkKey: 'k' }] as OdpClientConfig[]) {
       const local = new FakeStorage();
       leftBehind(local, 'gone', [wireEvent(1)]);
       const { client } = pageClient(config, { local });
       expect(client.stats().accepted).toBe(0);
-      if (!config.optOut) expect(entries(local)).toHaveLength(1);
+      expect(entries(local)).toHaveLength(1);
     }
+    const local = new FakeStorage();
+    leftBehind(local, 'gone', [wireEvent(1), wireEvent(2)]);
+    leftBehind(local, 'other-key', [wireEvent(3)], {}, 'another-public-key');
+    const { client } = pageClient({ datafile: datafile(), optOut: true }, { local });
+    expect(client.stats()).toMatchObject({ accepted: 2, dropped: 2, droppedByReason: { optedOut: 2 }, pending: 0 });
+    expect(entries(local)).toEqual(['odp-sdk:another-public-key:other-key:1']); // another key's: a client of that key counts them
   });
 
   it('queued events are journaled once per task, with their ids; delivered ones leave the journal', async () => {
@@ -171,13 +177,13 @@ describe('page lifecycle (attachPage)', () => {
 
   });
 
-  it('into the back/forward cache and back: unconfirmed events go again with their ids, plain requests resume, the note says not left', async () => {
+  it('into the back/forward cache and back: the note says left while away and live again after; unconfirmed events go again with their ids, plain requests resume', async () => {
     const { client, transport, local, page } = pageClient();
     transport.answer('hang');
     client.sendOdpEvent(event(1));
     page.hidden();
     page.pagehide(true);
-    expect(noteOf(local)).toMatchObject({ o: 0 });
+    expect(noteOf(local)).toMatchObject({ o: 1 }); // it may never come back: a live page may take its entries
     transport.calls[0]!.answer({ error: 'network' });
     await settle();
     expect(client.stats().unconfirmed).toBe(1);
@@ -188,12 +194,57 @@ describe('page lifecycle (attachPage)', () => {
     await settle();
     expect(transport.calls).toHaveLength(1);
     page.pageshow(true);
+    expect(noteOf(local)).toMatchObject({ o: 0 });
     await client.flush();
     expect(transport.bodies().map((b) => b.length)).toEqual([1, 1, 1]);
     expect(ids(transport.bodies()[1]!)).toEqual(ids(transport.bodies()[0]!));
     expect(client.stats()).toMatchObject({ delivered: 2, unconfirmed: 0 });
     expect(local.keys()).toEqual([]);
   });
+
+  for (const how of ['pagehide into the back/forward cache', 'freeze'] as const) {
+    it(`${how}: the note says left, with the server's pause, so that a live page of the site takes the entries over (after that pause)`, async () => {
+      const { client, transport, local, page } = pageClient();
+      transport.answer({ status: 503, headers: { 'retry-after': '30' } });
+      client.sendOdpEvent(event(1));
+      void client.flush();
+      await settle();
+      expect(noteOf(local)).toMatchObject({ o: 0 });
+      if (how === 'freeze') page.freeze();
+      else page.pagehide(true);
+      expect(noteOf(local)).toEqual({ t: START, o: 1, r: START + 30_000 });
+      expect(transport.calls).toHaveLength(1); // nothing sent over the Retry-After
+    });
+  }
+
+  for (const how of ['pageshow', 'resume'] as const) {
+    it(`back (${how}): batches another page took meanwhile are no longer its own (not sent, counted handedOver, not twice); the rest it sends`, async () => {
+      const { client, transport, local, page, clock } = pageClient({ datafile: datafile(), odp: { flushIntervalMs: 60_000, batchSize: 2, maxConcurrentRequests: 1 } });
+      transport.answer({ status: 503, headers: { 'retry-after': '5' } });
+      for (let n = 1; n <= 4; n++) client.sendOdpEvent(event(n)); // two batches of two
+      await settle();
+      expect(entries(local)).toHaveLength(2);
+      if (how === 'resume') page.freeze();
+      else page.pagehide(true);
+      // Another page of the site took the first batch over (it removes the entry it claims).
+      const [first, second] = entries(local).sort();
+      const idsIn = (key: string) => (JSON.parse(local.getItem(key)!) as OdpWireEvent[]).map((e) => e.data.idempotence_id);
+      const taken = idsIn(first!);
+      const kept = idsIn(second!);
+      local.removeItem(first!);
+      if (how === 'resume') page.resume();
+      else page.pageshow(true);
+      expect(client.stats()).toMatchObject({ accepted: 4, handedOver: 2, pending: 2, delivered: 0 });
+      expect(noteOf(local)).toMatchObject({ o: 0 });
+      await clock.advance(5_000);
+      await client.flush();
+      const sent = transport.bodies().slice(1).flat().map((e) => e.data.idempotence_id);
+      expect(sent).toEqual(kept);
+      expect(sent.some((id) => taken.includes(id))).toBe(false);
+      expect(client.stats()).toMatchObject({ accepted: 4, handedOver: 2, delivered: 2, pending: 0 });
+      expect(entries(local)).toEqual([]);
+    });
+  }
 
   it("another tab left for good (a storage note): what it left for this key is taken over now; other notes are ignored", async () => {
     const { client, transport, local, page } = pageClient();
@@ -226,27 +277,59 @@ describe('page lifecycle (attachPage)', () => {
     expect(client.isOptedOut()).toBe(false);
   });
 
-  it('opting out clears the journal; close() detaches: no listener, no pending write, entries claimable at once', async () => {
-    const { client, local, page, clock, transport } = pageClient();
+  it("opting out forgets this client's entries (counted) and those gone pages left for its key (claimed, counted); other keys' entries stay", async () => {
+    const local = new FakeStorage();
+    const { client, clock, transport } = pageClient(undefined, { local });
     transport.fallback = 'hang';
     client.sendOdpEvent(event(1));
     await clock.advance(0);
     expect(entries(local)).toHaveLength(1);
-    local.setItem('odp-sdk:other:x:1', '[]');
+    leftBehind(local, 'gone', [wireEvent(7), wireEvent(8)]); // a page left meanwhile (before this client claimed)
+    leftBehind(local, 'other', [wireEvent(9)], {}, 'another-public-key');
     client.setOptOut(true);
+    expect(entries(local)).toEqual(['odp-sdk:another-public-key:other:1']);
+    expect(client.stats()).toMatchObject({ accepted: 3, dropped: 3, droppedByReason: { optedOut: 3 }, pending: 0 });
+  });
+
+  it("two clients on one page: one's opt-out (or opt-in) is the other's too, each counting its own", async () => {
+    const local = new FakeStorage();
+    const page = new FakePage();
+    const a = pageClient(undefined, { local, page });
+    const b = pageClient(undefined, { local, page });
+    for (const { transport } of [a, b]) transport.fallback = 'hang';
+    a.client.sendOdpEvent(event(1));
+    b.client.sendOdpEvent(event(2));
+    b.client.sendOdpEvent(event(3));
+    await a.clock.advance(0);
+    await b.clock.advance(0);
+    expect(entries(local)).toHaveLength(2);
+    a.client.setOptOut(true);
+    expect(b.client.isOptedOut()).toBe(true);
     expect(entries(local)).toEqual([]);
-    client.setOptOut(false);
+    expect(a.client.stats().droppedByReason.optedOut).toBe(1);
+    expect(b.client.stats().droppedByReason.optedOut).toBe(2);
+    b.client.setOptOut(false);
+    expect(a.client.isOptedOut()).toBe(false);
+    expect(local.getItem('odp-sdk-opt-out')).toBe('0');
+  });
+
+  it('close() at its deadline: stored batches stay stored for the next page (handedOver, not dropped); detached: no listener, no pending write, entries claimable at once', async () => {
+    const { client, local, page, clock, transport } = pageClient();
+    transport.fallback = 'hang';
     client.sendOdpEvent(event(2));
     client.sendOdpEvent(event(3)); // a write scheduled, then the client closes
     const closing = client.close({ timeoutMs: 0 });
     await clock.advance(0);
     await closing;
-    expect(client.stats().droppedByReason.closed).toBe(2);
-    expect(local.keys()).toEqual(['odp-sdk-opt-out']); // dropped at the deadline: no entry kept, no note; the choice ('0') stays
-    expect(local.getItem('odp-sdk-opt-out')).toBe('0');
+    expect(client.stats()).toMatchObject({ accepted: 2, handedOver: 2, dropped: 0, pending: 0 });
+    expect(entries(local)).toHaveLength(1); // the batch, as sent; the partial batch's entry is gone
+    expect(noteOf(local)).toMatchObject({ o: 1 }); // claimable at once by the next page
+    const stored = JSON.parse(local.getItem(entries(local)[0]!)!) as OdpWireEvent[];
+    expect(ids(stored)).toEqual(ids(transport.bodies()[0]!));
     page.hidden();
     page.storage('odp-sdk-opt-out', '1');
     expect(client.isOptedOut()).toBe(false);
+    expect(transport.calls).toHaveLength(1);
   });
 
   it('storage errors show in stats(); without storage or with maxStoredBytes 0 there is no journal and none are counted', async () => {

@@ -10,10 +10,10 @@ const LOCK = 'odp-sdk-claim';
 const STALE_MS = 3_600_000;
 /** Without Web Locks, a claim marker younger than this is another tab's claim in progress. */
 const FALLBACK_LOCK_MS = 1_000;
-/** A live client rewrites its note this often at most, while it writes entries, so it never looks stale. */
+/** A live client rewrites its note this often while it holds entries (idle or offline too), so it never looks stale. */
 const REFRESH_MS = 600_000;
 
-/** What one client keeps besides its batches: written at `t`, left for good (`o`), Retry-After until `r`. */
+/** What one client keeps besides its batches: written at `t`, left or frozen (`o`), Retry-After until `r`. */
 interface Meta {
   t: number;
   o: 0 | 1;
@@ -33,8 +33,9 @@ const live = new Set<string>();
  * Undelivered events in localStorage until a 2xx for them was seen: one entry per batch
  * (`odp-sdk:{publicKey}:{client}:{batch}`, its body exactly as sent, written once), one for the
  * partial batch (`…:q`), and a small note per client (`odp-sdk~{client}`). A client's entries are
- * taken over by a later one (a reload, another tab) only once the page that wrote them was left,
- * or went stale; the take-over runs under a Web Lock, so one tab wins. Never throws.
+ * taken over by another (a reload, another tab) only once the page that wrote them was left or
+ * frozen (its note says so), or went stale; the take-over runs under a Web Lock, so one tab wins.
+ * A page that comes back reconciles under the same lock. Never throws.
  */
 export class EventJournal {
   /** Writes that failed (quota, storage disabled) or did not fit `maxBytes`. */
@@ -43,13 +44,21 @@ export class EventJournal {
   private readonly sizes = new Map<string, number>();
   private bytes = 0;
   private meta: Meta = { t: 0, o: 0, r: 0 };
+  private cancelRefresh: (() => void) | undefined;
 
   constructor(
     private readonly storage: KeyValueStorage,
     private readonly maxBytes: number,
     private readonly newId: () => string,
+    /** The platform's timer, for the note's refresh. */
+    private readonly schedule: (fn: () => void, ms: number) => () => void,
   ) {
     live.add(this.owner);
+  }
+
+  /** Whether the batch is stored (its write succeeded and it is not delivered or dropped yet). */
+  keeps(batch: Batch): boolean {
+    return this.sizes.has(`${PREFIX}${batch.odp.publicKey}:${this.owner}:${batch.id}`);
   }
 
   /** A batch holds undelivered events: stored as sent, unless it would pass `maxBytes`. */
@@ -63,6 +72,7 @@ export class EventJournal {
     if (this.write(key, batch.body)) {
       this.sizes.set(key, size);
       this.bytes += size;
+      this.keepFresh();
     }
   }
 
@@ -83,10 +93,11 @@ export class EventJournal {
     } else if (this.write(key, json)) {
       this.sizes.set(key, json.length);
       this.bytes += json.length;
+      this.keepFresh();
     }
   }
 
-  /** Notes whether this page was left for good (its entries may then be taken over) and until when the server asked for a pause. */
+  /** Notes whether this page was left or frozen (its entries may then be taken over) and until when the server asked for a pause. */
   mark(left: boolean, notBefore: number, force = false): void {
     this.meta = { t: Date.now(), o: left ? 1 : 0, r: notBefore };
     if (force || this.sizes.size) this.write(META + this.owner, JSON.stringify(this.meta));
@@ -99,7 +110,30 @@ export class EventJournal {
    * events are stored again under this client before another tab can look.
    */
   claim(publicKey: string, take: (claimed: Claimed) => void): void {
-    const run = () => take(this.takeOver(publicKey));
+    this.locked(() => take(this.takeOver(publicKey)));
+  }
+
+  /**
+   * The page is back (from the back/forward cache, or unfrozen): under the claim lock, its note says
+   * it is live again, and `done` learns which of its batches another page took meanwhile (their
+   * entries are gone): those are no longer this page's to send.
+   */
+  reconcile(done: (taken: Set<number>) => void): void {
+    this.locked(() => {
+      this.mark(false, this.meta.r);
+      const taken = new Set<number>();
+      for (const key of [...this.sizes.keys()]) {
+        if (this.storage.get(key) !== null) continue;
+        const id = Number(key.slice(key.lastIndexOf(':') + 1));
+        if (Number.isInteger(id)) taken.add(id);
+        else this.drop(key); // the partial batch: its events were another page's to take too
+      }
+      done(taken);
+    });
+  }
+
+  /** Runs `run` under the claim lock: a Web Lock, or without Web Locks a timestamped marker. */
+  private locked(run: () => void): void {
     const locks = (globalThis as { navigator?: { locks?: { request(name: string, fn: () => void): Promise<unknown> } } }).navigator?.locks;
     if (locks) {
       locks.request(LOCK, run).catch(() => run());
@@ -121,19 +155,33 @@ export class EventJournal {
     }
   }
 
-  /** Forgets every event and note this journal could claim or did write (opt-out). */
-  clear(): void {
-    for (const key of this.storage.keys()) {
-      if (key.startsWith(PREFIX) || key.startsWith(META)) this.storage.remove(key);
-    }
+  /**
+   * Forgets the entries and the note this client wrote (opt-out): the client counts those events.
+   * Other clients' entries are theirs to forget (each counts its own), and those of pages that are
+   * gone are claimed first, so that they are counted too (see the page lifecycle).
+   */
+  forgetOwn(): void {
+    for (const key of [...this.sizes.keys()]) this.storage.remove(key);
     this.sizes.clear();
     this.bytes = 0;
+    this.mark(this.meta.o === 1, this.meta.r);
   }
 
   /** The client is closed: its entries stay for the next page, claimable at once. */
   release(): void {
     live.delete(this.owner);
+    this.cancelRefresh?.();
     this.mark(true, this.meta.r);
+  }
+
+  /** While entries are held, the note is rewritten every REFRESH_MS, so that a live tab never looks stale to others. */
+  private keepFresh(): void {
+    this.cancelRefresh ??= this.schedule(() => {
+      this.cancelRefresh = undefined;
+      if (!this.sizes.size) return;
+      if (this.meta.o === 0) this.mark(false, this.meta.r, true);
+      this.keepFresh();
+    }, REFRESH_MS);
   }
 
   private takeOver(publicKey: string): Claimed {
@@ -199,11 +247,15 @@ export class EventJournal {
     this.sizes.delete(key);
     this.bytes -= size;
     this.storage.remove(key);
-    if (!this.sizes.size) this.mark(this.meta.o === 1, this.meta.r); // nothing kept: no note either
+    if (!this.sizes.size) {
+      this.mark(this.meta.o === 1, this.meta.r); // nothing kept: no note either
+      this.cancelRefresh?.();
+      this.cancelRefresh = undefined;
+    }
   }
 }
 
-/** A storage change that says a client was left for good (its entries can be taken over). */
+/** A storage change that says a client's page was left or frozen (its entries can be taken over). */
 export function isLeftNote(key: string | null, value: string | null): boolean {
   return !!key?.startsWith(META) && readMeta(value)?.o === 1;
 }

@@ -9,16 +9,23 @@ import { randomUuid } from './random-uuid';
  */
 export const KEEPALIVE_BYTES = 61_440;
 
+/** The clients of this page: an opt-out choice made in one applies to all (other tabs learn it through `storage`). */
+const pageClients = new Set<ClientHandle>();
+
 /**
  * Drives one client through the page's life: `visibilitychange` and `pagehide` (never `unload`,
- * which bars the back/forward cache), `pageshow`, `online`/`offline`. Leaving sends only what the
- * server allows now; everything undelivered stays journaled until a 2xx for it is seen.
+ * which bars the back/forward cache), `freeze`/`resume`, `pageshow`, `online`/`offline`. Leaving
+ * sends only what the server allows now; everything undelivered stays journaled until a 2xx for
+ * it is seen. A page that is left or frozen (`pagehide`, persisted or not, or `freeze`) may never
+ * run again: its note says so, and a live page of the site takes its entries over. One that comes
+ * back (a back/forward-cache restore, `resume`) first reconciles with storage.
  */
 export function attachPage(client: ClientHandle, storage: KeyValueStorage | undefined, schedule: (fn: () => void, ms: number) => () => void): HostLifecycle | undefined {
   if (typeof document === 'undefined' || typeof addEventListener !== 'function') return undefined;
   const { dispatcher } = client;
-  const journal = storage && client.maxStoredBytes > 0 ? new EventJournal(storage, client.maxStoredBytes, randomUuid) : undefined;
-  if (journal) dispatcher.observer = { added: (batch) => journal.put(batch), removed: (batch) => journal.remove(batch) };
+  const journal = storage && client.maxStoredBytes > 0 ? new EventJournal(storage, client.maxStoredBytes, randomUuid, schedule) : undefined;
+  if (journal) dispatcher.observer = { added: (batch) => journal.put(batch), removed: (batch) => journal.remove(batch), keeps: (batch) => journal.keeps(batch) };
+  pageClients.add(client);
   let online = navigator.onLine !== false;
   dispatcher.hold('offline', !online);
   let cancelSave: (() => void) | undefined;
@@ -26,7 +33,8 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
   const takeOver = (odp: OdpSettings) => {
     publicKey = odp.publicKey;
     journal?.claim(odp.publicKey, ({ events, notBefore }) => {
-      if (!events.length || client.optedOut()) return; // opted out: what was claimed is forgotten
+      if (!events.length) return;
+      if (client.optedOut()) return client.forgetClaimed(events.length); // counted: accepted, then dropped as optedOut
       dispatcher.pauseUntil(notBefore);
       const taken = client.restore(odp, events);
       client.logger.info(`sending ${taken} events an earlier page left undelivered`);
@@ -44,42 +52,50 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
     const { odp, events } = client.pending();
     if (odp) journal?.putQueue(odp.publicKey, events);
   };
-  /** Left for good (`pagehide` not into the back/forward cache): this page's entries may be taken over. */
-  let left = false;
+  /**
+   * Left or frozen (`pagehide`, into the back/forward cache or not, or `freeze`): the page may never
+   * run again, so its entries may be taken over by a live page of the site.
+   */
+  let away = false;
   /** The page may not come back: batch what is queued, send what the server allows now. */
   const hide = () => {
     client.cutBatch();
     if (online) dispatcher.sendNow();
-    journal?.mark(left, dispatcher.notBefore);
+    journal?.mark(away, dispatcher.notBefore);
+  };
+  const leave = () => {
+    dispatcher.handOff();
+    dispatcher.hold('left', true);
+    away = true;
+    hide();
+  };
+  /** Back from the back/forward cache (or unfrozen): what another page took meanwhile is no longer this one's. */
+  const comeBack = () => {
+    if (!away) return;
+    away = false;
+    const resume = () => {
+      dispatcher.requeueUnconfirmed();
+      dispatcher.hold('left', false);
+    };
+    if (!journal) return resume();
+    journal.reconcile((taken) => {
+      const count = taken.size ? dispatcher.handOver(taken) : 0;
+      if (count) client.logger.info(`${count} events were taken over by another page`);
+      resume();
+    });
   };
   const listeners: Array<[EventTarget, string, (event: Event) => void]> = [
     // Chromium fires it after `pagehide` too, as the page goes.
     [document, 'visibilitychange', () => document.visibilityState === 'hidden' && hide()],
-    [
-      window,
-      'pagehide',
-      (event) => {
-        dispatcher.handOff();
-        dispatcher.hold('left', true);
-        left = !(event as PageTransitionEvent).persisted;
-        hide();
-      },
-    ],
-    [
-      window,
-      'pageshow',
-      (event) => {
-        if (!(event as PageTransitionEvent).persisted) return;
-        left = false;
-        journal?.mark(false, dispatcher.notBefore);
-        dispatcher.requeueUnconfirmed();
-        dispatcher.hold('left', false);
-      },
-    ],
+    [window, 'pagehide', leave],
+    // Chromium freezes background tabs too; a frozen page runs nothing until `resume`.
+    [document, 'freeze', leave],
+    [document, 'resume', comeBack],
+    [window, 'pageshow', (event) => (event as PageTransitionEvent).persisted && comeBack()],
     [
       window,
       'storage',
-      // Another tab was left for good: what it could not deliver is this tab's to send now.
+      // Another tab was left or frozen: what it could not deliver is this tab's to send now.
       (event) => {
         const { key, newValue } = event as StorageEvent;
         if (key === OPT_OUT_STORAGE_KEY && newValue) return client.setOptOut(newValue === '1'); // the user chose in another tab
@@ -113,10 +129,19 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
       if (journal) cancelSave ??= schedule(saveQueue, 0);
     },
     storageErrors: () => journal?.errors ?? 0,
-    forget: () => journal?.clear(),
+    forget() {
+      journal?.forgetOwn();
+      // What pages that are gone left for this key is claimed, and so counted, before it is forgotten.
+      const odp = client.pending().odp;
+      if (odp && odp.publicKey === publicKey) takeOver(odp);
+    },
+    optOutChanged(optedOut) {
+      for (const other of pageClients) if (other !== client) other.setOptOut(optedOut);
+    },
     detach() {
-      cancelSave?.();
+      if (cancelSave) saveQueue(); // the partial batch as it is now (empty once close() cut it)
       for (const [target, name, listener] of listeners) target.removeEventListener(name, listener);
+      pageClients.delete(client);
       journal?.release();
     },
   };
