@@ -51,10 +51,20 @@ export default [
     external: nodeBuiltins,
     output: { file: 'dist/node/index.cjs', format: 'cjs', exports: 'named' },
   },
-  // Browser ESM for bundlers and <script type="module">: self-contained.
+  // Browser ESM for bundlers and <script type="module">: self-contained, and minified like the script
+  // tag (private members shortened), with a source map: a page pays for it whatever its bundler does.
   {
     input: 'build/index.browser.js',
-    output: { file: 'dist/browser/index.mjs', format: 'es' },
+    output: { file: 'dist/browser/index.mjs', format: 'es', sourcemap: true, plugins: [terser({ ...umdTerserOptions(), module: true })] },
+  },
+  // odp-sdk/segments: Real-Time Segments and user contexts, an extension a page adds (the Node and
+  // runtime builds include it). ESM (minified, as the browser build) and CJS; it imports nothing.
+  {
+    input: 'build/segments/index.js',
+    output: [
+      { file: 'dist/segments/index.mjs', format: 'es', sourcemap: true, plugins: [terser({ ...umdTerserOptions(), module: true })] },
+      { file: 'dist/segments/index.cjs', format: 'cjs', exports: 'named' },
+    ],
   },
   // Workers, edge functions, Deno: fetch-based and self-contained (it imports nothing, not even a Node built-in).
   {
@@ -88,6 +98,14 @@ export default [
     output: [
       { file: 'dist/index.d.mts', format: 'es' },
       { file: 'dist/index.d.cts', format: 'es' },
+    ],
+  },
+  {
+    input: 'build/segments/index.d.ts',
+    plugins: [dts()],
+    output: [
+      { file: 'dist/segments/index.d.mts', format: 'es' },
+      { file: 'dist/segments/index.d.cts', format: 'es' },
     ],
   },
 ];

@@ -1,11 +1,12 @@
 import { Client } from './client/odp-client';
 import { nodePlatform } from './platform/node/node-platform';
-import { createSegments } from './segments/segments-manager';
+import { handOver } from './client/wait-until';
+import { segments } from './segments/index';
 import type { OdpClient, OdpClientConfig, SdkBuild } from './types';
 
 /** Creates an ODP client for Node. Never throws: a bad option is logged and replaced by its default. */
 export function createInstance(config: OdpClientConfig): OdpClient {
-  return new Client(config, nodePlatform, createSegments);
+  return new Client(config, nodePlatform, { segments, handOver });
 }
 
 /** The build this runtime loaded. */

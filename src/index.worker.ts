@@ -1,6 +1,7 @@
 import { Client } from './client/odp-client';
 import { workerPlatform } from './platform/worker/worker-platform';
-import { createSegments } from './segments/segments-manager';
+import { handOver } from './client/wait-until';
+import { segments } from './segments/index';
 import type { OdpClient, OdpClientConfig, SdkBuild } from './types';
 
 /**
@@ -8,7 +9,7 @@ import type { OdpClient, OdpClientConfig, SdkBuild } from './types';
  * function give `waitUntil`, or `await client.flush()` before returning.
  */
 export function createInstance(config: OdpClientConfig): OdpClient {
-  return new Client(config, workerPlatform, createSegments);
+  return new Client(config, workerPlatform, { segments, handOver });
 }
 
 /** The build this runtime loaded. */

@@ -175,6 +175,16 @@ export interface OdpOptions {
   segmentsCacheTimeoutMs?: number;
 }
 
+/**
+ * Real-Time Segments and user contexts as a client extension: `import { segments } from
+ * 'odp-sdk/segments'`, then `createInstance({ ..., segments })`. Node and the runtime builds include
+ * it by default; in a page it is what `client.createUserContext` needs (script tag: load
+ * `odp-sdk.segments.min.js` after the SDK).
+ */
+export interface OdpSegments {
+  readonly name: 'odp-sdk/segments';
+}
+
 /** What `createInstance` takes: a datafile, or an `sdkKey` to fetch one. An unknown key is ignored, with a warning naming the option likely meant. */
 export interface OdpClientConfig {
   /** The datafile, as JSON text or an object. */
@@ -219,6 +229,13 @@ export interface OdpClientConfig {
    * once ready. Opt-in; `false` also removes a stored id. Default `false`.
    */
   vuid?: boolean;
+  /**
+   * Real-Time Segments and user contexts (`client.createUserContext`): the `segments` export of
+   * `odp-sdk/segments`. Included by default in Node and the runtime builds; pages add it (the
+   * script tag by loading `odp-sdk.segments.min.js`), so that pages that only send events do not
+   * carry it.
+   */
+  segments?: OdpSegments;
   /**
    * Serverless hosts: keeps the function alive until delivery ends. Called with each batch's
    * delivery promise (it never rejects) as the batch is cut, e.g. `(p) => ctx.waitUntil(p)` on

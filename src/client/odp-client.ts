@@ -1,4 +1,3 @@
-import { isRecord } from '../core/values';
 import { Emitter } from '../core/emitter';
 import { SafeLogger } from '../core/logger';
 import type { ParsedDatafile } from '../datafile/parse-datafile';
@@ -28,9 +27,11 @@ import type {
   OnReadyOptions,
 } from '../types';
 import { loadOrCreateVuid, VUID_STORAGE_KEY } from './vuid';
-import type { SegmentsFactory, SegmentsService } from '../segments/segments-manager';
-import { identifyIdentifiers, UserContext } from '../segments/user-context';
-import type { OdpUserAttributes, OdpUserContext } from '../types';
+import type { SegmentsService } from '../segments/segments-manager';
+import type { SegmentsExtension } from '../segments/extension';
+import type { UserContextHost } from '../segments/user-context';
+import type { OdpSegments, OdpUserAttributes, OdpUserContext } from '../types';
+import type { HandOver } from './wait-until';
 import { resolveOptions, type ResolvedOptions } from './options';
 import { RefusalLog } from './refusals';
 
@@ -64,7 +65,10 @@ export class Client implements OdpClient {
   }
   private userOptedOut: boolean;
   private readonly refusals: RefusalLog;
+  private readonly segmentsExtension: SegmentsExtension | undefined;
   private readonly segments: SegmentsService | undefined;
+  /** Hands batches to the host's `waitUntil` (runtime and Node builds); absent in browsers. */
+  private readonly handOver: HandOver | undefined;
   private odp: OdpSettings | null = null;
   private ready = false;
   /** Why this client can never be ready, if so: onReady() says it at once. */
@@ -75,11 +79,14 @@ export class Client implements OdpClient {
   /** The host's lifecycle (page or process) that drives delivery; absent where there is none. */
   private readonly host: HostLifecycle | undefined;
 
-  /** `segments` adds Real-Time Segments (user contexts fetch none without it). */
+  /**
+   * `extensions`: what the entry point's build includes by default (Real-Time Segments, the
+   * `waitUntil` hand-over); a page's build includes neither (see {@link OdpSegments}).
+   */
   constructor(
     config: OdpClientConfig | undefined,
     private readonly platform: Platform,
-    segments?: SegmentsFactory,
+    extensions: { segments?: OdpSegments; handOver?: HandOver } = {},
   ) {
     const { options, problems, warnings } = resolveOptions(config);
     this.options = options;
@@ -111,7 +118,10 @@ export class Client implements OdpClient {
     );
     this.host = platform.attach?.(this.handle());
     if (this.userOptedOut) this.host?.forget?.();
-    this.segments = segments?.(
+    if (options.waitUntil && !extensions.handOver) this.logger.warn('waitUntil is for serverless runtimes; this build ignores it');
+    this.handOver = options.waitUntil && extensions.handOver;
+    this.segmentsExtension = (options.segments ?? extensions.segments) as SegmentsExtension | undefined;
+    this.segments = this.segmentsExtension?.service(
       { disabled: odp.disabled, cacheSize: odp.segmentsCacheSize, cacheTimeoutMs: odp.segmentsCacheTimeoutMs, requestTimeoutMs: odp.requestTimeoutMs },
       // Its own transport: a segments fetch is on the caller's decision path and must not queue behind event batches.
       () => platform.createTransport({ maxSockets: SEGMENTS_MAX_SOCKETS }),
@@ -265,49 +275,35 @@ export class Client implements OdpClient {
   }
 
   /**
-   * A context for one user, whose qualified ODP segments it can fetch. Sends the implicit
-   * `identified` event when the user id and the visitor id make two identifiers to link.
-   * Returns null, with a warning, before the client is ready (the identify event is discarded
-   * too) or for a user id that is not a non-empty string. Never throws.
+   * A context for one user, whose qualified ODP segments it can fetch (see {@link OdpSegments}):
+   * null, with an error line, when this client has no segments extension.
    */
   createUserContext(userId: string, attributes?: OdpUserAttributes): OdpUserContext | null {
-    try {
-      if (!this.ready) {
-        this.logger.warn('createUserContext: the datafile is not ready yet; no user context was made and its identified event was discarded (await client.onReady() first)');
-        // Counted like every event discarded before ready, when there was one to send.
-        if (typeof userId === 'string' && userId !== '' && Object.keys(identifyIdentifiers(userId, this.vuid)).length >= 2) {
-          this.stats_.reject('sdkNotReady'); // the warning above says it
-        }
-        return null;
-      }
-      if (typeof userId !== 'string' || userId === '') {
-        this.logger.error('createUserContext: userId must be a non-empty string');
-        return null;
-      }
-      const isObject = isRecord(attributes);
-      if (attributes !== undefined && !isObject) this.logger.warn('createUserContext: attributes must be an object');
-      const user = new UserContext(userId, isObject ? attributes : {}, {
-        fetchSegments: (userKey, userValue, options) => {
-          if (this.userOptedOut) {
-            this.logger.info('fetchQualifiedSegments: the user opted out; no request was made');
-            return Promise.resolve(null);
-          }
-          if (this.segments) return this.segments.fetch(userKey, userValue, options);
-          this.logger.error('Real-Time Segments are not in this bundle: load odp-sdk.segments.min.js after odp-sdk.umd.min.js');
-          return Promise.resolve(null);
-        },
-      });
-      const identifiers = identifyIdentifiers(userId, this.vuid);
-      if (Object.keys(identifiers).length >= 2 && !this.options.odp.disabled && this.odp && !this.userOptedOut) {
+    if (this.segmentsExtension) return this.segmentsExtension.userContext(this.userHost(), userId, attributes);
+    this.logger.error("createUserContext needs Real-Time Segments: createInstance({ segments }) with segments from 'odp-sdk/segments' (script tag: load odp-sdk.segments.min.js)");
+    return null;
+  }
+
+  /** What a user context needs of this client. */
+  private userHost(): UserContextHost {
+    return {
+      logger: this.logger,
+      ready: () => this.ready,
+      vuid: () => this.vuid,
+      notReady: () => this.stats_.reject('sdkNotReady'), // the warning says it
+      identify: (identifiers) => {
+        if (this.options.odp.disabled || !this.odp || this.userOptedOut) return;
         const error = this.sendOdpEvent({ type: 'fullstack', action: 'identified', identifiers });
         if (error) this.logger.warn(`identified not sent: ${error.message}`);
-      }
-      return user;
-    } catch (error) {
-      // Unreachable by design (a hostile attributes object at most); nothing escapes to the host.
-      this.logger.error(`createUserContext failed: ${String(error)}`);
-      return null;
-    }
+      },
+      fetchSegments: (userKey, userValue, options) => {
+        if (this.userOptedOut) {
+          this.logger.info('fetchQualifiedSegments: the user opted out; no request was made');
+          return Promise.resolve(null);
+        }
+        return this.segments!.fetch(userKey, userValue, options);
+      },
+    };
   }
 
   /** The visitor id when `vuid: true` was configured, else null. */
@@ -476,28 +472,10 @@ export class Client implements OdpClient {
     const odp = this.odp;
     if (odp) {
       const delivered = this.dispatcher.dispatch(events, odp);
-      const waitUntil = this.options.waitUntil;
-      if (waitUntil) this.handOver(waitUntil, delivered, events);
+      const { waitUntil, waitUntilTimeoutMs } = this.options;
+      if (this.handOver) this.handOver({ dispatcher: this.dispatcher, logger: this.logger, schedule: this.platform.schedule }, waitUntil!, delivered, events, waitUntilTimeoutMs);
     }
     this.host?.queueChanged();
-  }
-
-  /**
-   * Gives the host a batch's promise that settles by `waitUntilTimeoutMs`: the host would cancel
-   * the work silently about 30 s after the response, so what is undelivered at the deadline is
-   * dropped (counted and reported) while the host still runs.
-   */
-  private handOver(waitUntil: (promise: Promise<unknown>) => void, delivered: Promise<void>, events: OdpWireEvent[]): void {
-    const timeoutMs = this.options.waitUntilTimeoutMs;
-    const cancel = this.platform.schedule(() => {
-      this.dispatcher.expire(events, 'waitUntilTimeout', `not delivered within waitUntilTimeoutMs (${timeoutMs} ms), before the host ends the function`);
-    }, timeoutMs);
-    try {
-      waitUntil(delivered.finally(cancel));
-    } catch (error) {
-      // An unbound `ctx.waitUntil` throws "Illegal invocation"; the host's mistake must not become its crash.
-      this.logger.error(`waitUntil threw (bind it to its ctx): ${String(error)}`);
-    }
   }
 
   private takeDatafile(datafile: ParsedDatafile): void {

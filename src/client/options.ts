@@ -1,5 +1,5 @@
 import { isRecord } from '../core/values';
-import type { LogLevel, Logger, OdpClientConfig, OdpEvent, OdpOptions } from '../types';
+import type { LogLevel, Logger, OdpClientConfig, OdpEvent, OdpOptions, OdpSegments } from '../types';
 
 /**
  * `odp` counts: default, least allowed value, and the upper bound a larger value is clamped to (with
@@ -41,7 +41,7 @@ type TopCountName = keyof typeof TOP_COUNTS;
 /** Every key `createInstance` reads; another key is a mistake worth a warning. */
 const TOP_KEYS = [
   'datafile', 'sdkKey', 'datafileUrlTemplate', 'odp', 'logger', 'logLevel', 'beforeSend', 'optOut',
-  'honorGlobalPrivacyControl', 'vuid', 'waitUntil', ...(Object.keys(TOP_COUNTS) as TopCountName[]),
+  'honorGlobalPrivacyControl', 'vuid', 'waitUntil', 'segments', ...(Object.keys(TOP_COUNTS) as TopCountName[]),
 ] as const;
 const ODP_KEYS = [...(Object.keys(ODP_COUNTS) as OdpCountName[]), ...(Object.keys(ODP_FLAGS) as OdpFlagName[]), 'compression'] as const;
 // Compile-time checks that the lists name every option of the public types (and only those).
@@ -80,6 +80,8 @@ export interface ResolvedOptions {
   beforeSend: ((event: OdpEvent) => OdpEvent | null) | undefined;
   optOut: boolean;
   honorGlobalPrivacyControl: boolean;
+  /** The segments extension given (`odp-sdk/segments`); undefined when none was. */
+  segments: OdpSegments | undefined;
   /** The host's `waitUntil`; undefined when none was given. */
   waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   waitUntilTimeoutMs: number;
@@ -134,6 +136,8 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
   const loggerOk = isLogger(input.logger);
   if (input.logger !== undefined && !loggerOk) problems.push('logger must have debug, info, warn and error methods');
   if (input.beforeSend !== undefined && typeof input.beforeSend !== 'function') problems.push('beforeSend must be a function; events are sent unchanged');
+  const segments = (input.segments as OdpSegments | undefined)?.name === 'odp-sdk/segments' ? input.segments : undefined;
+  if (input.segments !== undefined && !segments) problems.push("segments must be the segments export of 'odp-sdk/segments'");
   const waitUntil = typeof input.waitUntil === 'function' ? input.waitUntil : undefined;
   if (input.waitUntil !== undefined && !waitUntil) problems.push('waitUntil must be a function');
   // 'WARN' or 'Info' mean what they say.
@@ -160,6 +164,7 @@ export function resolveOptions(config: OdpClientConfig | undefined): { options: 
     beforeSend: typeof input.beforeSend === 'function' ? input.beforeSend : undefined,
     optOut: flag(input.optOut, 'optOut', false),
     honorGlobalPrivacyControl: flag(input.honorGlobalPrivacyControl, 'honorGlobalPrivacyControl', false),
+    segments,
     waitUntil,
     waitUntilTimeoutMs: count(input.waitUntilTimeoutMs, 'waitUntilTimeoutMs', TOP_COUNTS.waitUntilTimeoutMs),
     logger: loggerOk ? (input.logger as Logger) : console,

@@ -1,11 +1,53 @@
 import { isVuid } from '../client/vuid';
+import type { SafeLogger } from '../core/logger';
+import { isRecord } from '../core/values';
 import type { SegmentsUserKey } from './segments-fetcher';
 import type { FetchQualifiedSegmentsOptions, OdpUserAttributes, OdpUserContext, OptimizelySegmentOption } from '../types';
 
 /** What a user context needs from its client. */
 export interface UserContextHost {
+  readonly logger: SafeLogger;
+  /** A valid datafile is held. */
+  ready(): boolean;
+  /** The client's visitor id, or null. */
+  vuid(): string | null;
+  /** Counts an implicit event discarded before the client was ready. */
+  notReady(): void;
+  /** Sends the implicit `identified` event, when ODP is usable and the user did not opt out. */
+  identify(identifiers: Record<string, string>): void;
   /** The user's qualified segments, or null when they could not be fetched; never rejects. */
   fetchSegments(userKey: SegmentsUserKey, userValue: string, options: FetchQualifiedSegmentsOptions): Promise<string[] | null>;
+}
+
+/**
+ * `client.createUserContext`: a context for one user, and the implicit `identified` event when the
+ * user id and the visitor id make two identifiers to link. Null, with a warning, before the client
+ * is ready (the identify event is discarded too, and counted) or for a user id that is not a
+ * non-empty string. Never throws.
+ */
+export function createUserContext(host: UserContextHost, userId: unknown, attributes: unknown): OdpUserContext | null {
+  try {
+    const valid = typeof userId === 'string' && userId !== '';
+    if (!host.ready()) {
+      host.logger.warn('createUserContext: the datafile is not ready yet: no user context, identified event discarded (await client.onReady() first)');
+      if (valid && Object.keys(identifyIdentifiers(userId, host.vuid())).length >= 2) host.notReady();
+      return null;
+    }
+    if (!valid) {
+      host.logger.error('createUserContext: userId must be a non-empty string');
+      return null;
+    }
+    const isObject = isRecord(attributes);
+    if (attributes !== undefined && !isObject) host.logger.warn('createUserContext: attributes must be an object');
+    const user = new UserContext(userId, isObject ? (attributes as OdpUserAttributes) : {}, host);
+    const identifiers = identifyIdentifiers(userId, host.vuid());
+    if (Object.keys(identifiers).length >= 2) host.identify(identifiers);
+    return user;
+  } catch (error) {
+    // Unreachable by design (a hostile attributes object at most); nothing escapes to the host.
+    host.logger.error(`createUserContext failed: ${String(error)}`);
+    return null;
+  }
 }
 
 /** ODP looks a user up by `vuid` when the id is a visitor id, else by `fs_user_id`. */
@@ -35,7 +77,7 @@ export class UserContext implements OdpUserContext {
   constructor(
     userId: string,
     attributes: OdpUserAttributes,
-    private readonly host: UserContextHost,
+    private readonly host: Pick<UserContextHost, 'fetchSegments'>,
   ) {
     this.userId = userId;
     this.attributes_ = { ...attributes };

@@ -599,7 +599,7 @@ describe('client: user contexts', () => {
     expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] identified not sent: the queue is full (odp.queueSize 1); event discarded' });
   });
 
-  it('fetches segments through the factory; without one, null and an error', async () => {
+  it('fetches segments through the extension; without it (a page that did not add it), createUserContext is null with an error naming what to add', async () => {
     const asked: unknown[] = [];
     const service: SegmentsService = { configure() {}, fetch: async (...args) => (asked.push(args), ['s1']), close() {} };
     const configured: unknown[] = [];
@@ -617,10 +617,10 @@ describe('client: user contexts', () => {
     expect(asked).toEqual([['vuid', `vuid_${'c'.repeat(27)}`, { ignoreCache: true, resetCache: false }]]);
     expect(user.qualifiedSegments).toEqual(['s1']);
 
-    const bare = makeClient();
-    const alone = bare.client.createUserContext('u')!;
-    expect(await alone.fetchQualifiedSegments()).toBe(false);
-    expect(bare.log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] Real-Time Segments are not in this bundle: load odp-sdk.segments.min.js after odp-sdk.umd.min.js' });
+    const bare = makeClient(undefined, { segments: null });
+    expect(bare.client.createUserContext('u')).toBeNull();
+    expect(bare.log.lines).toContainEqual({ level: 'error', message: "[odp-sdk] createUserContext needs Real-Time Segments: createInstance({ segments }) with segments from 'odp-sdk/segments' (script tag: load odp-sdk.segments.min.js)" });
+    expect(bare.client.stats().rejected).toEqual({}); // no identified event was attempted
   });
 
   it('the segments transport is its own, with room for 8 concurrent fetches; events get maxConcurrentRequests slots, and sockets for the slots a backlog may add', () => {

@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SDK_NAME, SDK_VERSION } from '../../src/meta';
 import { nodePlatform } from '../../src/platform/node/node-platform';
 import { createSegments, type SegmentsFactory } from '../../src/segments/segments-manager';
+import { segments } from '../../src/segments/index';
+import type { OdpSegments } from '../../src/types';
 import { captureLogger, datafile } from './harness';
 
 afterEach(() => {
@@ -113,14 +115,21 @@ describe('entry points', () => {
     await client.close({ timeoutMs: 0 });
   });
 
-  it('browser ESM: createInstance on the browser platform, with segments', async () => {
+  it('browser ESM: createInstance on the browser platform, without segments until the page adds them (odp-sdk/segments)', async () => {
     const { createInstance, SDK_BUILD } = await import('../../src/index.browser');
+    const { segments } = await import('../../src/segments/index');
     expect(SDK_BUILD).toBe('browser');
     const logger = captureLogger();
     const client = createInstance({ datafile: datafile(), logger });
     expect(client.isReady()).toBe(true);
-    expect(await client.createUserContext('u')!.fetchQualifiedSegments()).toBe(true);
-    await client.close({ timeoutMs: 0 });
+    expect(client.createUserContext('u')).toBeNull();
+    expect(logger.text()).toMatch(/createUserContext needs Real-Time Segments/);
+    const withSegments = createInstance({ datafile: datafile(), logger, segments });
+    expect(await withSegments.createUserContext('u')!.fetchQualifiedSegments()).toBe(true);
+    const wrong = createInstance({ datafile: datafile(), logger, segments: {} as never });
+    expect(logger.text()).toMatch(/segments must be the segments export of 'odp-sdk\/segments'/);
+    expect(wrong.createUserContext('u')).toBeNull();
+    for (const c of [client, withSegments, wrong]) await c.close({ timeoutMs: 0 });
   });
 
   it('script tag: no segments until the add-on calls useSegments', async () => {
@@ -128,14 +137,14 @@ describe('entry points', () => {
     const umd = await import('../../src/index.umd');
     const logger = captureLogger();
     const before = umd.createInstance({ datafile: datafile(), logger, logLevel: 'error' });
-    expect(await before.createUserContext('u')!.fetchQualifiedSegments()).toBe(false);
-    expect(logger.text()).toMatch(/Real-Time Segments are not in this bundle/);
+    expect(before.createUserContext('u')).toBeNull();
+    expect(logger.text()).toMatch(/load odp-sdk\.segments\.min\.js/);
     let made = 0;
-    const factory: SegmentsFactory = (...args) => {
+    const service: SegmentsFactory = (...args) => {
       made++;
       return createSegments(...args);
     };
-    umd.useSegments(factory);
+    umd.useSegments({ ...segments, service } as OdpSegments);
     const after = umd.createInstance({ datafile: datafile(), logger });
     expect(made).toBe(1);
     expect(await after.createUserContext('u')!.fetchQualifiedSegments()).toBe(true);
@@ -146,10 +155,10 @@ describe('entry points', () => {
   it('the segments add-on registers itself with the global odpSdk, or says it was loaded too early', async () => {
     vi.resetModules();
     const registered: unknown[] = [];
-    vi.stubGlobal('odpSdk', { useSegments: (factory: unknown) => registered.push(factory) });
+    vi.stubGlobal('odpSdk', { useSegments: (extension: unknown) => registered.push(extension) });
     await import('../../src/segments/segments-addon');
-    const { createSegments: addonFactory } = await import('../../src/segments/segments-manager');
-    expect(registered).toEqual([addonFactory]);
+    const { segments: extension } = await import('../../src/segments/index');
+    expect(registered).toEqual([extension]);
 
     vi.resetModules();
     vi.stubGlobal('odpSdk', {});

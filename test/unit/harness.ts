@@ -15,7 +15,10 @@ import { PriorityLane, type Lane } from '../../src/dispatcher/lane';
 import { EventJournal } from '../../src/platform/browser/event-journal';
 import type { Batch } from '../../src/dispatcher/dispatcher';
 import type { KeyValueStorage, Platform } from '../../src/platform/platform';
-import { SegmentsManager, type SegmentsFactory, type SegmentsManagerOptions } from '../../src/segments/segments-manager';
+import { handOver } from '../../src/client/wait-until';
+import type { SegmentsExtension } from '../../src/segments/extension';
+import { createUserContext } from '../../src/segments/user-context';
+import { createSegments, SegmentsManager, type SegmentsFactory, type SegmentsManagerOptions } from '../../src/segments/segments-manager';
 import { TransportError, type HttpRequest, type HttpResponse, type Transport } from '../../src/transport/transport';
 import type { LogLevel, Logger, OdpClientConfig, OdpClientEvents, OdpSettings, OdpWireEvent } from '../../src/types';
 
@@ -420,7 +423,8 @@ export function makeClient(
     attach?: (schedule: Platform['schedule']) => Platform['attach'];
     keepaliveBytes?: number;
     storage?: KeyValueStorage;
-    segments?: SegmentsFactory;
+    /** A segments service factory; by default the real one; null: a client without the segments extension (a page's build). */
+    segments?: SegmentsFactory | null;
     logLevel?: LogLevel;
     answers?: Answer[];
   } = {},
@@ -443,7 +447,10 @@ export function makeClient(
     keepaliveBytes: extra.keepaliveBytes ?? 0,
     attach: extra.attach?.(clock.schedule),
   };
-  const client = new Client({ logger: log, logLevel: extra.logLevel ?? 'debug', ...config }, platform, extra.segments);
+  // A segments factory given by a test goes in as the segments extension, with the real user contexts.
+  const factory = extra.segments === undefined ? createSegments : extra.segments;
+  const segments = factory ? ({ name: 'odp-sdk/segments', service: factory, userContext: createUserContext } as SegmentsExtension) : undefined;
+  const client = new Client({ logger: log, logLevel: extra.logLevel ?? 'debug', ...config }, platform, { segments, handOver });
   return { client, clock, transport, log, platform, holds, transportsMade };
 }
 
