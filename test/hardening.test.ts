@@ -3,8 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Client } from '../src/client/odp-client';
-import { PriorityLane } from '../src/dispatcher/lane';
-import { MAX_RETRY_AFTER_MS } from '../src/dispatcher/dispatcher';
+import { Dispatcher, MAX_RETRY_AFTER_MS } from '../src/dispatcher/dispatcher';
+import { Emitter } from '../src/core/emitter';
+import { SafeLogger } from '../src/core/logger';
+import { StatsTracker } from '../src/core/stats-tracker';
 import { TransportError, type HttpRequest, type HttpResponse, type Transport } from '../src/transport/transport';
 import type { OdpClient, OdpClientConfig } from '../src/types';
 import type { Platform } from '../src/platform/platform';
@@ -243,7 +245,7 @@ describe('review findings', { timeout: 60_000 }, () => {
     }
   });
 
-  describe('onReady and the lane keep nothing alive', () => {
+  describe('onReady and the dispatcher keep nothing alive', () => {
     test("onReady's timeout timer runs on the platform's clock and close() settles the promise and cancels it", async () => {
       const { client, clock } = fakeClient({ datafile: undefined, sdkKey: 'never' });
       const before = clock.pending;
@@ -257,25 +259,33 @@ describe('review findings', { timeout: 60_000 }, () => {
       assert.equal(clock.pending, 0, 'no timer left behind');
     });
 
-    test('the lane holds no closure of a task it started', async () => {
+    test('the dispatcher keeps nothing of a batch once it was delivered', async () => {
       const { setFlagsFromString } = await import('node:v8');
       const { runInNewContext } = await import('node:vm');
       setFlagsFromString('--expose-gc');
       const gc = runInNewContext('gc') as () => void;
-      const lane = new PriorityLane(2);
+      const clock = new FakeClock();
+      const stats = new StatsTracker();
+      const options = { maxConcurrentRequests: 2, requestTimeoutMs: 1000, maxRetries: 1, initialBackoffMs: 1, maxBackoffMs: 1, keepaliveBytes: 0 };
+      const dispatcher = new Dispatcher(options, new FakeTransport(), clock.schedule, () => crypto.randomUUID(), stats, new SafeLogger(captureLogger(), 'silent'), new Emitter());
       const refs: Array<WeakRef<object>> = [];
-      for (let i = 0; i < 100; i++) {
-        const payload = { big: new Array(1000).fill(i) };
-        refs.push(new WeakRef(payload));
-        lane.add(() => Promise.resolve(payload.big.length).then(() => undefined), 0);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      // In a function of its own, so that no variable of this test's frame holds an event.
+      const fill = () =>
+        Array.from({ length: 100 }, (_, i) => {
+          const event = { type: 't', action: 'a', identifiers: { fs_user_id: `u${i}` }, data: { idempotence_id: '', big: 'x'.repeat(1000) + i } };
+          refs.push(new WeakRef(event));
+          stats.accept();
+          return dispatcher.dispatch([event], { host: 'http://127.0.0.1:1', publicKey: 'k' });
+        });
+      await Promise.all(fill());
+      await new Promise((resolve) => setTimeout(resolve, 0));
       gc();
       await new Promise((resolve) => setTimeout(resolve, 0));
       gc();
       const alive = refs.filter((ref) => ref.deref() !== undefined).length;
-      assert.equal(alive, 0, `${alive} finished tasks still reachable from the lane`);
-      assert.ok(lane);
+      assert.equal(stats.delivered, 100);
+      assert.equal(alive, 0, `${alive} delivered events still reachable from the dispatcher`);
+      assert.ok(dispatcher);
     });
   });
 });

@@ -3,7 +3,6 @@ import { SafeLogger } from '../core/logger';
 import type { ParsedDatafile } from '../datafile/parse-datafile';
 import { DatafileManager } from '../datafile/datafile-manager';
 import { Dispatcher, maxSlots } from '../dispatcher/dispatcher';
-import { PriorityLane } from '../dispatcher/lane';
 import { buildEvent, type BuildContext, type RawEvent } from '../event/build-event';
 import { odpError, OdpError, type OdpErrorCode } from '../event/odp-error';
 import { OPT_OUT_STORAGE_KEY, type ClientHandle, type HostLifecycle, type Platform } from '../platform/platform';
@@ -114,7 +113,6 @@ export class Client implements OdpClient {
       this.stats_,
       this.logger,
       this.emitter,
-      new PriorityLane(odp.maxConcurrentRequests),
     );
     this.host = platform.attach?.(this.handle());
     if (this.userOptedOut) this.host?.forget?.();

@@ -6,7 +6,6 @@ import type { Platform } from '../platform/platform';
 import { TransportError, type HttpResponse, type Transport } from '../transport/transport';
 import type { DropReason, OdpClientEvents, OdpSettings, OdpWireEvent } from '../types';
 import { backoffDelay, classifyStatus, parseRetryAfter } from './retry-policy';
-import type { Lane } from './lane';
 import { assignIds } from '../event/build-event';
 
 export interface DispatcherOptions {
@@ -48,7 +47,7 @@ type JobState = 'queued' | 'inFlight' | 'waiting' | 'unconfirmed' | 'done';
 interface Job extends Batch {
   events: OdpWireEvent[];
   body: string;
-  /** Bumped at each enqueue: a lane entry left behind by an earlier one is skipped. */
+  /** Bumped at each attempt: an answer to an earlier one is ignored. */
   ticket: number;
   /** Failed attempts so far. */
   failures: number;
@@ -62,7 +61,6 @@ interface Job extends Batch {
   done: Promise<void>;
 }
 
-const PRIORITY_NEW = 0;
 /** While close() runs, retries are pulled in towards its deadline, but never closer together than this. */
 const CLOSING_RETRY_FLOOR_MS = 50;
 /**
@@ -80,7 +78,7 @@ export const MAX_REQUEST_EVENTS = 500;
  * each slot holds. A single batch larger than this still goes alone (a 413 splits it).
  */
 export const MAX_REQUEST_BYTES = 524_288;
-/** Slots a lane may grow to while a backlog of full requests waits and the server keeps up. */
+/** Slots a backlog of full requests may grow to while the server keeps up. */
 const GROWN_SLOTS = 4;
 
 /** Request slots at most, for `maxConcurrentRequests` (what the transport must allow at once). */
@@ -91,24 +89,27 @@ export function maxSlots(maxConcurrentRequests: number): number {
 const RESTORE_GRACE_MS = 1_000;
 
 /**
- * The delivery state machine. Sends batches through the platform's lane (`maxConcurrentRequests`
- * slots) and owns the retry policy: exponential backoff with jitter for the whole lane (a failing
- * server gets one request per slot per backoff, not a storm), `Retry-After` honoured, 413 split,
- * other 4xx dropped. It knows no page or process: platforms drive it through {@link hold},
- * {@link sendNow}, {@link handOff} and {@link requeueUnconfirmed}.
+ * The delivery state machine. Batches wait in one queue for a request slot (`maxConcurrentRequests`,
+ * grown by a backlog): new ones at the back, retries and split halves at the front. It owns the
+ * retry policy: exponential backoff with jitter for the whole queue (a failing server gets one
+ * request per backoff, not a storm), `Retry-After` honoured, 413 split, other 4xx dropped. It knows
+ * no page or process: platforms drive it through {@link hold}, {@link sendNow}, {@link handOff} and
+ * {@link requeueUnconfirmed}.
  */
 export class Dispatcher {
   private readonly outstanding = new Set<Job>();
   private readonly unconfirmed = new Set<Job>();
   private readonly holds = new Set<string>();
+  /** Batches waiting for a slot, in the order they go; an entry whose job moved on meanwhile is skipped. */
+  private queue: Job[] = [];
+  private pumpQueued = false;
+  /** Retries waiting out a backoff: the whole queue waits with them. */
   private waiting = 0;
-  /** Retries and split halves jump the lane: each gets a higher priority than anything queued. */
-  private frontPriority = PRIORITY_NEW;
   private consecutiveFailures = 0;
   private abandoned = false;
   /** When close() gives up (ms since the epoch); retries are pulled in before it. */
   private deadlineAt = Infinity;
-  /** The lane-wide backoff ends then (ms since the epoch). */
+  /** The queue-wide backoff ends then (ms since the epoch). */
   private backoffUntil = 0;
   /** The server's `Retry-After` ends then: nothing overrides it (ms since the epoch). */
   private serverUntil = 0;
@@ -118,12 +119,9 @@ export class Dispatcher {
   /** Between a hand-off and the host's return: keep-alive requests started now may outlive it too. */
   private handingOff = false;
   private nextId = 1;
-  /** Batches cut by the client, in the order they were cut; sent or merged ones are skipped as the head passes them. */
-  private fresh: Job[] = [];
-  private freshHead = 0;
   /** Request slots now: `maxConcurrentRequests`, grown while a backlog waits (see {@link gather}). */
   private slots: number;
-  /** Lane tasks sending now. */
+  /** Slots in use. */
   private busy = 0;
   /** The last answer was a 2xx: only then do waiting batches merge, or a backlog earn a slot. */
   private healthy = false;
@@ -141,7 +139,6 @@ export class Dispatcher {
     private readonly stats: StatsTracker,
     private readonly logger: SafeLogger,
     private readonly emitter: Emitter<OdpClientEvents>,
-    private readonly lane: Lane,
   ) {
     this.slots = options.maxConcurrentRequests;
   }
@@ -150,12 +147,12 @@ export class Dispatcher {
   dispatch(events: OdpWireEvent[], odp: OdpSettings): Promise<void> {
     const job = this.createJob(events, odp);
     job.fresh = true;
-    this.fresh.push(job);
-    this.enqueue(job, PRIORITY_NEW);
+    this.queue.push(job);
+    this.pumpSoon();
     return job.done;
   }
 
-  /** The earliest time a request may go: the lane's backoff and the server's `Retry-After` (ms since the epoch). */
+  /** The earliest time a request may go: the backoff and the server's `Retry-After` (ms since the epoch). */
   get notBefore(): number {
     return Math.max(this.backoffUntil, this.serverUntil);
   }
@@ -175,13 +172,11 @@ export class Dispatcher {
    * those running go on. Ending the last one sends what waits, backoff allowing.
    */
   hold(reason: string, on: boolean): void {
-    if (on) {
-      this.holds.add(reason);
-      this.lane.pause();
-      return;
+    if (on) this.holds.add(reason);
+    else {
+      this.holds.delete(reason);
+      this.pump();
     }
-    this.holds.delete(reason);
-    this.startLane();
   }
 
   /**
@@ -216,10 +211,10 @@ export class Dispatcher {
       if (!fit) break;
       if (fit < job.events.length) {
         const rest = this.replace(job, [job.events.slice(0, fit), job.events.slice(fit)]);
-        this.enqueue(rest[1]!, ++this.frontPriority);
+        this.enqueue(rest[1]!);
         void this.send(rest[0]!);
       } else {
-        void this.send(job); // its entry in the lane is skipped when it comes up
+        void this.send(job); // its entry in the queue is skipped when it comes up
       }
     }
   }
@@ -248,14 +243,14 @@ export class Dispatcher {
         for (const [job, ticket] of stalled) {
           if (job.state !== 'inFlight' || job.ticket !== ticket) continue;
           this.stats.requeue(job.events.length);
-          this.enqueue(job, ++this.frontPriority);
+          this.enqueue(job);
         }
       }, RESTORE_GRACE_MS);
     }
     for (const job of this.unconfirmed) {
       this.stats.reconsider(job.events.length);
       this.outstanding.add(job);
-      this.enqueue(job, ++this.frontPriority);
+      this.enqueue(job);
     }
     this.unconfirmed.clear();
   }
@@ -266,19 +261,13 @@ export class Dispatcher {
    * an answer to one still in flight is ignored. Returns how many events that was.
    */
   handOver(batchIds: ReadonlySet<number>): number {
-    let count = 0;
-    for (const job of [...this.outstanding, ...this.unconfirmed]) {
-      if (!batchIds.has(job.id)) continue;
-      if (job.state === 'waiting') {
-        job.cancelWait?.();
-        this.waiting--;
-      }
-      count += job.events.length;
-      this.stats.handOver(job.events.length, job.state);
-      this.finish(job);
-    }
-    this.startLane();
-    return count;
+    return this.end(
+      (job) => batchIds.has(job.id),
+      (job) => {
+        this.stats.handOver(job.events.length, job.state);
+        this.finish(job);
+      },
+    );
   }
 
   /** Resolves once every batch dispatched so far is delivered, dropped or handed off. */
@@ -322,19 +311,11 @@ export class Dispatcher {
    * user opted out. Returns how many events were dropped.
    */
   discard(reason: DropReason): number {
-    let count = 0;
-    for (const job of [...this.outstanding, ...this.unconfirmed]) {
-      if (job.state === 'waiting') {
-        job.cancelWait?.();
-        this.waiting--;
-      }
-      count += job.events.length;
-      this.drop(job, reason, undefined, `${job.events.length} events were discarded (${reason})`, true);
-    }
-    this.unconfirmed.clear();
-    this.fresh = [];
-    this.freshHead = 0;
-    this.startLane();
+    const count = this.end(
+      () => true,
+      (job) => this.drop(job, reason, undefined, `${job.events.length} events were discarded (${reason})`, true),
+    );
+    this.queue = [];
     return count;
   }
 
@@ -348,22 +329,45 @@ export class Dispatcher {
    */
   expire(events: readonly OdpWireEvent[], reason: DropReason, why: string): number {
     const mine = new Set(events);
+    return this.end(
+      (job) => job.events.some((event) => mine.has(event)),
+      (job) => this.drop(job, reason, undefined, `${job.events.length} events were dropped: ${why}`),
+    );
+  }
+
+  /** Ends each undelivered job that `which` picks with `how` (a retry wait is cancelled first); returns how many events. */
+  private end(which: (job: Job) => boolean, how: (job: Job) => void): number {
     let count = 0;
     for (const job of [...this.outstanding, ...this.unconfirmed]) {
-      if (!job.events.some((event) => mine.has(event))) continue;
+      if (!which(job)) continue;
       if (job.state === 'waiting') {
         job.cancelWait?.();
         this.waiting--;
       }
       count += job.events.length;
-      this.drop(job, reason, undefined, `${job.events.length} events were dropped: ${why}`);
+      how(job);
     }
-    if (count) this.startLane();
+    this.pump();
     return count;
   }
 
-  private startLane(): void {
-    if (!this.waiting && !this.holds.size) this.lane.start();
+  /** Starts what may go now in the free slots, at the end of the current task (never inside the caller's). */
+  private pumpSoon(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  /** Starts queued batches in the free slots, unless a hold or a retry's wait holds the queue. */
+  private pump(): void {
+    while (!this.holds.size && !this.waiting && this.busy < this.slots) {
+      const job = this.queue.shift();
+      if (!job) return;
+      if (job.state === 'queued') void this.send(job, true);
+    }
   }
 
   private createJob(events: OdpWireEvent[], odp: OdpSettings, body = ''): Job {
@@ -393,17 +397,18 @@ export class Dispatcher {
     return jobs;
   }
 
-  private enqueue(job: Job, priority: number): void {
+  /** Puts a job at the front of the queue: a retry, a split half, a batch to send again. */
+  private enqueue(job: Job): void {
     job.state = 'queued';
-    const ticket = ++job.ticket;
-    this.lane.add(() => (job.ticket === ticket ? this.send(job, true) : Promise.resolve()), priority);
+    this.queue.unshift(job);
+    this.pumpSoon();
   }
 
   /**
    * The next request in `job`'s slot, when this slot is the last free one: the batches waiting
    * behind busy slots join it, in the order they were cut, up to {@link MAX_REQUEST_EVENTS}, so
    * that throughput grows with the backlog rather than with sockets. When a full request's worth
-   * still waits and the server keeps up, the lane may grow by a slot (up to {@link maxSlots});
+   * still waits and the server keeps up, one more slot opens (up to {@link maxSlots});
    * when nothing waits, it goes back to `maxConcurrentRequests`.
    */
   private gather(job: Job): { job: Job; slots: number } {
@@ -414,12 +419,18 @@ export class Dispatcher {
     let bytes = job.body ? utf8Length(job.body) : 0;
     let next: Job | undefined;
     let full = false;
-    while ((next = this.firstFresh()) && sameOdp(next.odp, job.odp)) {
+    while ((next = this.queue[0])) {
+      if (next.state !== 'queued') {
+        this.queue.shift(); // moved on meanwhile
+        continue;
+      }
+      if (!next.fresh || !sameOdp(next.odp, job.odp)) break;
       const size = next.body ? utf8Length(next.body) + 1 : 0;
       if (events + next.events.length > MAX_REQUEST_EVENTS || bytes + size > cap) {
         full = true;
         break;
       }
+      this.queue.shift();
       next.fresh = false;
       parts.push(next);
       events += next.events.length;
@@ -428,17 +439,6 @@ export class Dispatcher {
     const base = this.options.maxConcurrentRequests;
     const slots = full && this.healthy ? Math.min(this.slots + 1, maxSlots(base)) : next ? this.slots : base;
     return { job: parts.length === 1 ? job : this.merge(parts), slots };
-  }
-
-  /** The first batch cut and not yet sent, merged or dropped; the head moves past the others. */
-  private firstFresh(): Job | undefined {
-    const fresh = this.fresh;
-    while (this.freshHead < fresh.length && !isFresh(fresh[this.freshHead]!)) this.freshHead++;
-    if (this.freshHead > 1024 && this.freshHead * 2 > fresh.length) {
-      this.fresh = fresh.slice(this.freshHead); // drop the consumed prefix now and then
-      this.freshHead = 0;
-    }
-    return this.fresh[this.freshHead];
   }
 
   /**
@@ -476,7 +476,7 @@ export class Dispatcher {
       if (!job.capped || job.events.length === 1 || body.length * 3 <= cap || utf8Length(body) <= cap) return { job, body };
       const middle = Math.ceil(job.events.length / 2);
       const [first, second] = this.replace(job, [job.events.slice(0, middle), job.events.slice(middle)]);
-      this.enqueue(second!, ++this.frontPriority);
+      this.enqueue(second!);
       job = first!;
     }
   }
@@ -490,36 +490,29 @@ export class Dispatcher {
     return this.options.keepaliveBytes || MAX_REQUEST_BYTES;
   }
 
-  private resize(slots: number): void {
-    if (slots === this.slots) return;
-    this.slots = slots;
-    this.lane.resize(slots);
-  }
-
-  /** Sends a queued job; `fromLane`: in one of the lane's slots (not a keep-alive send at page hide). */
-  private async send(job: Job, fromLane = false): Promise<void> {
-    if (job.state !== 'queued') return; // sent, dropped or merged while it waited for a slot
-    let slots = this.slots;
-    if (fromLane && job.fresh) {
+  /** Sends a job; `inSlot`: it took one of the request slots (not a keep-alive send at page hide). */
+  private async send(job: Job, inSlot = false): Promise<void> {
+    if (inSlot && job.fresh) {
       job.fresh = false;
       // Merging waits for a 2xx: a failing server gets one batch at a time (a batch that runs out of
       // retries takes its own events with it, not 500), and the backlog merges once it answers again.
-      if (this.busy + 1 >= this.slots && this.healthy) ({ job, slots } = this.gather(job));
-      else this.firstFresh(); // moves the head past this one: the list of cut batches stays short
+      if (this.busy + 1 >= this.slots && this.healthy) ({ job, slots: this.slots } = this.gather(job));
     }
     let body: string;
     ({ job, body } = this.fit(job));
     job.state = 'inFlight';
     const ticket = ++job.ticket;
-    if (fromLane) this.busy++;
-    // Last: a lane may start a task inside resize(), which must find this request's batches taken.
-    this.resize(slots);
+    if (inSlot) this.busy++;
+    this.pumpSoon(); // a slot the backlog earned
     try {
       const answered = this.post(job, body, ticket);
       body = ''; // not held while the answer is awaited (it would outlive young-generation GCs)
       await answered;
     } finally {
-      if (fromLane) this.busy--;
+      if (inSlot) {
+        this.busy--;
+        this.pump();
+      }
     }
   }
 
@@ -596,7 +589,7 @@ export class Dispatcher {
     }
   }
 
-  /** A retryable failure: back off the lane and try again, or give up. */
+  /** A retryable failure: back off the whole queue and try again, or give up. */
   private fail(job: Job, why: string, status: number | undefined, retryAfterMs: number | undefined): void {
     job.failures++;
     if (this.abandoned) {
@@ -609,7 +602,7 @@ export class Dispatcher {
     }
     this.consecutiveFailures++;
     this.healthy = false;
-    this.resize(this.options.maxConcurrentRequests); // no extra slot for a server that fails
+    this.slots = this.options.maxConcurrentRequests; // no extra slot for a server that fails
     const backoff = backoffDelay(this.consecutiveFailures, this.options.initialBackoffMs, this.options.maxBackoffMs);
     const serverMs = Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS);
     let delay = Math.max(backoff, serverMs);
@@ -626,7 +619,6 @@ export class Dispatcher {
     this.stats.requeue(job.events.length);
     job.state = 'waiting';
     this.waiting++;
-    this.lane.pause();
     job.cancelWait = this.schedule(() => this.resume(job), delay);
   }
 
@@ -634,8 +626,7 @@ export class Dispatcher {
     job.cancelWait?.();
     job.cancelWait = undefined;
     this.waiting--;
-    this.enqueue(job, ++this.frontPriority);
-    this.startLane();
+    this.enqueue(job);
   }
 
   /** 413: halve the batch; a single event that is still too large is dropped, and nothing more is sent once closed. */
@@ -653,9 +644,9 @@ export class Dispatcher {
     const middle = Math.ceil(count / 2);
     const halves = this.replace(job, [job.events.slice(0, middle), job.events.slice(middle)]);
     for (const half of halves) half.failures = 0;
-    // Second half in first, so that the first half gets the higher priority and leads.
-    this.enqueue(halves[1]!, ++this.frontPriority);
-    this.enqueue(halves[0]!, ++this.frontPriority);
+    // Second half in first, so that the first half is in front and leads.
+    this.enqueue(halves[1]!);
+    this.enqueue(halves[0]!);
   }
 
   /**
@@ -683,7 +674,7 @@ export class Dispatcher {
 
   private finish(job: Job): void {
     job.state = 'done';
-    job.body = ''; // a lane entry may hold the job a little longer; its body need not wait with it
+    job.body = ''; // a queue entry may hold the job a little longer; its body need not wait with it
     this.outstanding.delete(job);
     this.unconfirmed.delete(job);
     this.observer?.removed(job);
@@ -694,9 +685,7 @@ export class Dispatcher {
   private abandon(): void {
     if (this.outstanding.size === 0) return;
     this.abandoned = true;
-    this.lane.clear();
-    this.fresh = [];
-    this.freshHead = 0;
+    this.queue = [];
     for (const job of [...this.outstanding]) {
       if (job.state === 'waiting') {
         job.cancelWait?.();
@@ -720,10 +709,6 @@ function serialise(job: Job, newId: () => string): string {
   if (job.body) return job.body;
   assignIds(job.events, newId);
   return JSON.stringify(job.events);
-}
-
-function isFresh(job: Job): boolean {
-  return job.fresh && job.state === 'queued';
 }
 
 function sameOdp(a: OdpSettings, b: OdpSettings): boolean {

@@ -122,7 +122,7 @@ describe('dispatcher: delivery', () => {
 
   it('batches have distinct ids, counting up', () => {
     const h = makeDispatcher({}, { observe: true });
-    h.lane.pause();
+    h.dispatcher.hold("test", true);
     h.send(1);
     h.send(1);
     expect(h.added.map((b) => b.id)).toEqual([1, 2]);
@@ -568,7 +568,7 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
     ] as const) {
       const h = makeDispatcher({ keepaliveBytes: budget });
       h.transport.fallback = 'hang';
-      h.lane.pause();
+      h.dispatcher.hold("test", true);
       h.send(same(2_000, 4));
       h.send(same(2_010, 1));
       h.dispatcher.sendNow();
@@ -580,7 +580,7 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
   it('sendNow(): a batch that does not fit stops it: nothing queued later jumps ahead', async () => {
     const h = makeDispatcher({ keepaliveBytes: size + 10 });
     h.transport.fallback = 'hang';
-    h.lane.pause();
+    h.dispatcher.hold("test", true);
     h.send([wireEvent(1, { action: 'x'.repeat(200) })]);
     h.send(same(1_000, 1));
     h.dispatcher.sendNow();
@@ -590,7 +590,7 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
 
   it('sendNow(): without a budget, or inside a backoff or Retry-After, nothing is sent', async () => {
     const none = makeDispatcher({ keepaliveBytes: 0 });
-    none.lane.pause();
+    none.dispatcher.hold("test", true);
     none.send(1);
     none.dispatcher.sendNow();
     await settle();
@@ -875,7 +875,7 @@ describe('dispatcher: found in review (issue 20)', () => {
     let n = 0;
     const h = makeDispatcher({ keepaliveBytes: budget }, { newId: () => `00000000-0000-4000-8000-${String(n++).padStart(12, '0')}` });
     h.transport.fallback = 'hang';
-    h.lane.pause();
+    h.dispatcher.hold("test", true);
     h.send(bare(6) as never);
     h.dispatcher.sendNow();
     await settle();

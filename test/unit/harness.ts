@@ -11,7 +11,6 @@ import { Emitter } from '../../src/core/emitter';
 import { SafeLogger } from '../../src/core/logger';
 import { StatsTracker } from '../../src/core/stats-tracker';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher';
-import { PriorityLane, type Lane } from '../../src/dispatcher/lane';
 import { EventJournal } from '../../src/platform/browser/event-journal';
 import type { Batch } from '../../src/dispatcher/dispatcher';
 import type { KeyValueStorage, Platform } from '../../src/platform/platform';
@@ -280,7 +279,6 @@ export interface DispatcherRig {
   transport: FakeTransport;
   stats: StatsTracker;
   log: CapturedLogger;
-  lane: Lane;
   delivered: Array<OdpClientEvents['delivered']>;
   dropped: Array<OdpClientEvents['dropped']>;
   /** Batches the observer (a journal) was told of, when `observe` was asked for. */
@@ -293,13 +291,13 @@ export interface DispatcherRig {
 let nextEvent = 0;
 
 /**
- * The dispatcher under test, with a fake clock, a fake transport and the real PriorityLane.
+ * The dispatcher under test, with a fake clock and a fake transport.
  * Math.random is fixed (`random`, default 1: backoff at its ceiling) so that delays are exact;
  * test/unit/setup.ts restores it after each test.
  */
 export function makeDispatcher(
   options: Partial<DispatcherOptions> = {},
-  { concurrency = 1, lane, random = 1, observe = false, newId }: { concurrency?: number; lane?: Lane; random?: number; observe?: boolean; newId?: () => string } = {},
+  { concurrency = 1, random = 1, observe = false, newId }: { concurrency?: number; random?: number; observe?: boolean; newId?: () => string } = {},
 ): DispatcherRig {
   Math.random = () => random;
   const clock = new FakeClock();
@@ -311,7 +309,6 @@ export function makeDispatcher(
   const dropped: Array<OdpClientEvents['dropped']> = [];
   emitter.on('delivered', (payload) => delivered.push(payload));
   emitter.on('dropped', (payload) => dropped.push(payload));
-  const theLane = lane ?? new PriorityLane(concurrency);
   let newIds = 0;
   const added: Batch[] = [];
   const removed: Batch[] = [];
@@ -323,7 +320,6 @@ export function makeDispatcher(
     stats,
     new SafeLogger(log, 'debug'),
     emitter,
-    theLane,
   );
   if (observe) dispatcher.observer = { added: (batch) => added.push(batch), removed: (batch) => removed.push(batch) };
   return {
@@ -334,7 +330,6 @@ export function makeDispatcher(
     transport,
     stats,
     log,
-    lane: theLane,
     delivered,
     dropped,
     send(events, odp = ODP) {
@@ -416,7 +411,7 @@ export interface ClientRig {
 
 let nextId = 0;
 
-/** The client under test on a fake platform: fake clock, one fake transport, the real PriorityLane. */
+/** The client under test on a fake platform: fake clock, one fake transport. */
 export function makeClient(
   config: OdpClientConfig = { datafile: datafile() },
   extra: {

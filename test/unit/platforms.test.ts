@@ -1,5 +1,4 @@
 import { describe, expect, it, vi } from 'vitest';
-import { PriorityLane } from '../../src/dispatcher/lane';
 import { nodePlatform } from '../../src/platform/node/node-platform';
 import type { ClientHandle } from '../../src/platform/platform';
 import { workerPlatform } from '../../src/platform/worker/worker-platform';
