@@ -87,7 +87,7 @@ describe('retry policy', { timeout: 60_000 }, () => {
     assert.equal(collector.stats().requests, 1, 'no retry');
     assert.deepEqual(dropped.map((d) => [d.reason, d.count, d.status]), [['rejectedByServer', 4, 400]]);
     assert.equal(instance.stats().droppedByReason.rejectedByServer, 4);
-    assert.equal(logger.lines.filter((l) => l.level === 'error' && /status 400/.test(l.message)).length, 1);
+    assert.equal(logger.lines.filter((l) => l.level === 'error' && /answered 400/.test(l.message)).length, 1);
     await instance.close();
     checkAccounting(ledger, collector.events, logger);
   });

@@ -34,7 +34,8 @@ import type { HandOver } from './wait-until';
 import { resolveOptions, type ResolvedOptions } from './options';
 import { RefusalLog } from './refusals';
 
-const NOT_READY = 'the datafile is not ready yet; event discarded';
+const NOT_READY = 'the datafile is not ready yet';
+const CLOSED_BEFORE_READY = 'odp-sdk: closed before ready';
 /** Segments fetches for different users may run side by side. */
 const SEGMENTS_MAX_SOCKETS = 8;
 
@@ -49,7 +50,7 @@ export class Client implements OdpClient {
   /** A listener that throws is the host's bug: logged, each distinct message once. */
   private readonly emitter = new Emitter<OdpClientEvents>((name, error) => {
     const message = `a '${String(name)}' listener threw: ${error instanceof Error ? error.message : String(error)}`;
-    this.logger.once('error', message, `${message} (delivery goes on; each distinct message is logged once)`);
+    this.logger.once('error', message, message);
   });
   private readonly stats_ = new StatsTracker();
   private readonly queue = new BatchQueue();
@@ -141,7 +142,7 @@ export class Client implements OdpClient {
     );
     this.datafiles.start();
     // No valid datafile given and none to fetch: waiting for one would be waiting for ever.
-    if (!this.ready && !options.sdkKey) this.neverReady = 'odp-sdk: no valid datafile was given and there is no sdkKey to fetch one';
+    if (!this.ready && !options.sdkKey) this.neverReady = 'odp-sdk: no valid datafile and no sdkKey';
   }
 
   /**
@@ -171,7 +172,7 @@ export class Client implements OdpClient {
    */
   onReady(options: OnReadyOptions = {}): Promise<void> {
     if (this.ready) return Promise.resolve();
-    if (this.closed) return Promise.reject(new Error('odp-sdk: the client was closed before it was ready'));
+    if (this.closed) return Promise.reject(new Error(CLOSED_BEFORE_READY));
     if (this.neverReady) return Promise.reject(new Error(this.neverReady));
     return new Promise((resolve, reject) => {
       let cancelTimer: (() => void) | undefined;
@@ -226,16 +227,16 @@ export class Client implements OdpClient {
       const timeoutMs = timeoutOf(options) ?? this.options.closeTimeoutMs;
       this.datafiles.stop();
       this.segments?.close();
-      for (const settle of [...this.readyWaiters]) settle(new Error('odp-sdk: the client was closed before it was ready'));
+      for (const settle of [...this.readyWaiters]) settle(new Error(CLOSED_BEFORE_READY));
       this.cutBatch();
       const release = this.platform.holdOpen?.();
       const handedOver = this.stats_.handedOver;
       this.closing = this.dispatcher
         .close(timeoutMs)
         .then((dropped) => {
-          if (dropped) this.logger.warn(`close(): ${dropped} events not delivered within ${timeoutMs} ms were dropped`);
+          if (dropped) this.logger.warn(`close(): ${dropped} events dropped at the ${timeoutMs} ms deadline`);
           const kept = this.stats_.handedOver - handedOver;
-          if (kept) this.logger.warn(`close(): ${kept} events stay stored for the next page`);
+          if (kept) this.logger.warn(`close(): ${kept} events stay stored for a later page`);
         })
         .catch((error: unknown) => {
           this.logger.error(`close failed: ${String(error)}`);
@@ -278,7 +279,7 @@ export class Client implements OdpClient {
    */
   createUserContext(userId: string, attributes?: OdpUserAttributes): OdpUserContext | null {
     if (this.segmentsExtension) return this.segmentsExtension.userContext(this.userHost(), userId, attributes);
-    this.logger.error("createUserContext needs Real-Time Segments: createInstance({ segments }) with segments from 'odp-sdk/segments' (script tag: load odp-sdk.segments.min.js)");
+    this.logger.error('createUserContext needs the segments extension: odp-sdk/segments (script tag: odp-sdk.segments.min.js)');
     return null;
   }
 
@@ -296,7 +297,7 @@ export class Client implements OdpClient {
       },
       fetchSegments: (userKey, userValue, options) => {
         if (this.userOptedOut) {
-          this.logger.info('fetchQualifiedSegments: the user opted out; no request was made');
+          this.logger.info('fetchQualifiedSegments: opted out, no request');
           return Promise.resolve(null);
         }
         return this.segments!.fetch(userKey, userValue, options);
@@ -337,7 +338,7 @@ export class Client implements OdpClient {
       this.host?.forget?.();
       if (this.options.vuid) this.platform.storage?.remove(VUID_STORAGE_KEY);
       this.buildContext.vuid = null;
-      this.logger.info(`opted out: ${discarded} undelivered events were discarded`);
+      this.logger.info(`opted out: ${discarded} events discarded`);
       this.host?.optOutChanged?.(true);
       return;
     }
@@ -360,24 +361,24 @@ export class Client implements OdpClient {
   }
 
   private accept(args: unknown[]): OdpError | null {
-    if (this.userOptedOut) return this.refuse('optedOut', 'the user opted out of sending events (setOptOut)');
+    if (this.userOptedOut) return this.refuse('optedOut', 'the user opted out');
     if (!this.ready) return this.refuse('sdkNotReady', NOT_READY);
-    if (this.options.odp.disabled) return this.refuse('odpNotEnabled', 'ODP is disabled in the client options (odp.disabled)');
+    if (this.options.odp.disabled) return this.refuse('odpNotEnabled', 'odp.disabled is set');
     const odp = this.odp;
-    if (!odp) return this.refuse('odpNotIntegrated', 'the datafile has no usable ODP integration (host and publicKey)');
+    if (!odp) return this.refuse('odpNotIntegrated', 'no ODP host and publicKey in the datafile');
     const first = args[0];
     // The object itself goes in, so that even a hostile getter is read under buildEvent's guard.
     const positional = typeof first !== 'object' || first === null;
     const raw: RawEvent = positional ? { type: first, action: args[1], identifiers: args[2], data: args[3] } : (first as RawEvent);
     if (positional && args[1] === 'fullstack') {
       // Optimizely's SDK takes (action, type, ...): its callers' events would go out with action "fullstack".
-      this.logger.once('warn', 'order', `sendOdpEvent(${JSON.stringify(first)}, "fullstack", ...): the positional form is (type, action, identifiers, data); Optimizely's SDK takes (action, type, ...). Sent as action "fullstack" (logged once)`);
+      this.logger.once('warn', 'order', `sendOdpEvent(${JSON.stringify(first)}, "fullstack", ...): sent as action "fullstack"; the order is (type, action, ...), Optimizely's (action, type, ...)`);
     }
     let event = buildEvent(raw, this.buildContext);
     if (event instanceof OdpError) return this.refuse(event.code, event.message, event);
-    if (this.closed) return this.refuse('closed', 'the client is closed');
+    if (this.closed) return this.refuse('closed', 'client closed');
     if (this.stats_.held >= this.options.odp.queueSize) {
-      return this.refuse('queueFull', `the queue is full (odp.queueSize ${this.options.odp.queueSize}); event discarded`);
+      return this.refuse('queueFull', `queue full (odp.queueSize ${this.options.odp.queueSize})`);
     }
     if (this.options.beforeSend) {
       // The hook sees the event as it will be sent, id included.

@@ -24,7 +24,7 @@ export function handOver(
   timeoutMs: number,
 ): void {
   const cancel = context.schedule(() => {
-    context.dispatcher.expire(events, 'waitUntilTimeout', `not delivered within waitUntilTimeoutMs (${timeoutMs} ms), before the host ends the function`);
+    context.dispatcher.expire(events, 'waitUntilTimeout', `not delivered within waitUntilTimeoutMs (${timeoutMs} ms)`);
   }, timeoutMs);
   try {
     waitUntil(delivered.finally(cancel));

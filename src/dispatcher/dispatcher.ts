@@ -560,7 +560,7 @@ export class Dispatcher {
         this.outstanding.delete(job);
         this.unconfirmed.add(job);
         job.settle();
-        this.logger.info(`${count} events handed to the browser as the page went stay stored until a 2xx is seen`);
+        this.logger.info(`${count} events handed over as the page went: stored until a 2xx`);
         return;
       }
       this.fail(job, `${failure?.kind ?? 'network'} error: ${failure?.message ?? 'unknown'}`, undefined, undefined);
@@ -584,7 +584,7 @@ export class Dispatcher {
         return;
       default: {
         const excerpt = response.body.slice(0, BODY_EXCERPT);
-        this.drop(job, 'rejectedByServer', status, `ODP rejected a batch of ${count} events with status ${status}: ${excerpt}`);
+        this.drop(job, 'rejectedByServer', status, `ODP answered ${status} to ${count} events: ${excerpt}`);
       }
     }
   }
@@ -593,7 +593,7 @@ export class Dispatcher {
   private fail(job: Job, why: string, status: number | undefined, retryAfterMs: number | undefined): void {
     job.failures++;
     if (this.abandoned) {
-      this.giveUp(job, status, `${job.events.length} events were not delivered before close() ended (${why})`);
+      this.giveUp(job, status, `${job.events.length} events not delivered by close()'s deadline (${why})`);
       return;
     }
     if (job.failures > this.options.maxRetries) {
@@ -633,11 +633,11 @@ export class Dispatcher {
   private split(job: Job): void {
     const count = job.events.length;
     if (this.abandoned) {
-      this.giveUp(job, 413, `${count} events were not delivered before close() ended (413, not split after the deadline)`);
+      this.giveUp(job, 413, `${count} events not delivered by close()'s deadline (413, not split)`);
       return;
     }
     if (count === 1) {
-      this.drop(job, 'tooLarge', 413, 'ODP answered 413 to a single event: dropped as too large');
+      this.drop(job, 'tooLarge', 413, 'ODP answered 413 to one event: too large');
       return;
     }
     this.stats.requeue(count);
@@ -691,7 +691,7 @@ export class Dispatcher {
         job.cancelWait?.();
         this.waiting--;
       }
-      if (job.state !== 'inFlight') this.giveUp(job, undefined, `${job.events.length} events were not delivered before close() ended`);
+      if (job.state !== 'inFlight') this.giveUp(job, undefined, `${job.events.length} events not delivered by close()'s deadline`);
     }
     // In-flight requests reject as aborted and are dropped as closed by fail().
     this.transport.close();

@@ -71,10 +71,10 @@ export class SegmentsManager implements SegmentsService {
   /** The user's qualified segments, or null when they could not be fetched. */
   fetch(userKey: SegmentsUserKey, userValue: string, options: FetchQualifiedSegmentsOptions): Promise<string[] | null> {
     const what = `fetching qualified segments for ${userKey} failed`;
-    if (this.closed) return this.none(`${what}: the client is closed`);
-    if (this.options.disabled) return this.none(`${what}: ODP is disabled in the client options (odp.disabled)`);
+    if (this.closed) return this.none(`${what}: client closed`);
+    if (this.options.disabled) return this.none(`${what}: odp.disabled is set`);
     const odp = this.odp;
-    if (!odp) return this.none(`${what}: the datafile has no usable ODP integration (host and publicKey)`);
+    if (!odp) return this.none(`${what}: no ODP host and publicKey in the datafile`);
     if (this.segments.length === 0) return Promise.resolve([]); // nothing to ask about: no request
 
     const key = JSON.stringify([userKey, userValue, this.segments]);

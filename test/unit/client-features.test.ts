@@ -120,12 +120,12 @@ describe('client: opt-out', () => {
     expect(storage.map.has('optimizely-vuid')).toBe(false);
     expect(client.stats()).toMatchObject({ queued: 0, inFlight: 0, dropped: 3, droppedByReason: { optedOut: 3 } });
     expect(dropped).toContainEqual({ reason: 'optedOut', count: 1, message: '1 queued events were discarded (optedOut)' });
-    expect(log.text()).toContain('opted out: 3 undelivered events were discarded');
+    expect(log.text()).toContain('opted out: 3 events discarded');
     expect(client.sendOdpEvent(event(3))?.code).toBe('optedOut');
     client.setOptOut(true); // again: nothing more
     expect(client.stats().dropped).toBe(3);
     expect(await client.createUserContext('u')!.fetchQualifiedSegments()).toBe(false);
-    expect(log.text()).toContain('fetchQualifiedSegments: the user opted out; no request was made');
+    expect(log.text()).toContain('fetchQualifiedSegments: opted out, no request');
   });
 
   it('opting back in starts clean: a new vuid and its client_initialized; invalid input is refused', async () => {

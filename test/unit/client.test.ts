@@ -13,10 +13,10 @@ describe('client: refusals, in order', () => {
     const error = client.sendOdpEvent(event());
     expect(error).toBeInstanceOf(OdpError);
     expect(error?.code).toBe('sdkNotReady');
-    expect(error?.message).toBe('the datafile is not ready yet; event discarded');
+    expect(error?.message).toBe('the datafile is not ready yet');
     expect(log.lines).toContainEqual({
       level: 'warn',
-      message: '[odp-sdk] event refused: sdkNotReady: the datafile is not ready yet; event discarded (await client.onReady() before sending) (logged once; the same refusal again is counted in stats().rejected and summarised)',
+      message: '[odp-sdk] event refused: sdkNotReady: the datafile is not ready yet (await client.onReady() before sending) (logged once; the same refusal again is counted in stats().rejected and summarised)',
     });
     expect(client.stats().rejected).toEqual({ sdkNotReady: 1 });
     expect(client.isReady()).toBe(false);
@@ -25,10 +25,10 @@ describe('client: refusals, in order', () => {
   it('disabled: odpNotEnabled; no ODP integration: odpNotIntegrated', () => {
     const disabled = makeClient({ datafile: datafile(), odp: { disabled: true } });
     expect(disabled.client.sendOdpEvent(event())?.code).toBe('odpNotEnabled');
-    expect(disabled.client.sendOdpEvent(event())?.message).toBe('ODP is disabled in the client options (odp.disabled)');
+    expect(disabled.client.sendOdpEvent(event())?.message).toBe('odp.disabled is set');
     const none = makeClient({ datafile: { version: '4' } });
     expect(none.client.sendOdpEvent(event())?.code).toBe('odpNotIntegrated');
-    expect(none.client.sendOdpEvent(event())?.message).toBe('the datafile has no usable ODP integration (host and publicKey)');
+    expect(none.client.sendOdpEvent(event())?.message).toBe('no ODP host and publicKey in the datafile');
     expect(none.client.stats().rejected).toEqual({ odpNotIntegrated: 2 });
     expect(none.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP is not integrated: the datafile has no ODP integration' });
   });
@@ -50,7 +50,7 @@ describe('client: refusals, in order', () => {
     expect(client.sendOdpEvent(event(2))).toBeNull();
     const error = client.sendOdpEvent(event(3));
     expect(error?.code).toBe('queueFull');
-    expect(error?.message).toBe('the queue is full (odp.queueSize 2); event discarded');
+    expect(error?.message).toBe('queue full (odp.queueSize 2)');
     expect(client.stats()).toMatchObject({ accepted: 2, queued: 2, rejected: { queueFull: 1 } });
   });
 
@@ -64,7 +64,7 @@ describe('client: refusals, in order', () => {
     const { client } = makeClient();
     await client.close();
     expect(client.sendOdpEvent(event())?.code).toBe('closed');
-    expect(client.sendOdpEvent(event())?.message).toBe('the client is closed');
+    expect(client.sendOdpEvent(event())?.message).toBe('client closed');
     expect(client.sendOdpEvent({ action: 5, identifiers: { fs_user_id: 'u' } } as never)?.code).toBe('invalidAction');
   });
 
@@ -112,7 +112,7 @@ describe('client: accepted events', () => {
     expect(log.lines).toEqual([
       {
         level: 'warn',
-        message: `[odp-sdk] sendOdpEvent("purchased", "fullstack", ...): the positional form is (type, action, identifiers, data); Optimizely's SDK takes (action, type, ...). Sent as action "fullstack" (logged once)`,
+        message: `[odp-sdk] sendOdpEvent("purchased", "fullstack", ...): sent as action "fullstack"; the order is (type, action, ...), Optimizely's (action, type, ...)`,
       },
     ]);
   });
@@ -379,11 +379,11 @@ describe('client: datafile', () => {
     const { client } = makeClient({ sdkKey: 'k' }, { answers: ['hang'] });
     const waiting = client.onReady().catch((error: Error) => error.message);
     void client.close({ timeoutMs: 0 });
-    expect(await waiting).toBe('odp-sdk: the client was closed before it was ready');
-    await expect(client.onReady()).rejects.toThrow('odp-sdk: the client was closed before it was ready');
+    expect(await waiting).toBe('odp-sdk: closed before ready');
+    await expect(client.onReady()).rejects.toThrow('odp-sdk: closed before ready');
 
     const never = makeClient({ datafile: '{not json' } as never);
-    await expect(never.client.onReady()).rejects.toThrow('odp-sdk: no valid datafile was given and there is no sdkKey to fetch one');
+    await expect(never.client.onReady()).rejects.toThrow('odp-sdk: no valid datafile and no sdkKey');
     const ready = makeClient();
     void ready.client.close({ timeoutMs: 0 });
     await expect(ready.client.onReady()).resolves.toBeUndefined();
@@ -596,7 +596,7 @@ describe('client: user contexts', () => {
   it('an identified event that is refused is logged as a warning', async () => {
     const { client, log } = makeClient({ datafile: datafile(), vuid: true, odp: { queueSize: 1, flushIntervalMs: 60_000 } }, { storage: memoryKeyValue() });
     client.createUserContext('user-1');
-    expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] identified not sent: the queue is full (odp.queueSize 1); event discarded' });
+    expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] identified not sent: queue full (odp.queueSize 1)' });
   });
 
   it('fetches segments through the extension; without it (a page that did not add it), createUserContext is null with an error naming what to add', async () => {
@@ -619,7 +619,7 @@ describe('client: user contexts', () => {
 
     const bare = makeClient(undefined, { segments: null });
     expect(bare.client.createUserContext('u')).toBeNull();
-    expect(bare.log.lines).toContainEqual({ level: 'error', message: "[odp-sdk] createUserContext needs Real-Time Segments: createInstance({ segments }) with segments from 'odp-sdk/segments' (script tag: load odp-sdk.segments.min.js)" });
+    expect(bare.log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] createUserContext needs the segments extension: odp-sdk/segments (script tag: odp-sdk.segments.min.js)' });
     expect(bare.client.stats().rejected).toEqual({}); // no identified event was attempted
   });
 
@@ -704,7 +704,7 @@ describe('client: refusals and listener errors reach the log at the default leve
       `warn: [odp-sdk] event refused: invalidData: data.when must be a string, number, boolean or null, got a Date${once}`,
       `warn: [odp-sdk] event refused: invalidData: data.cart must be a string, number, boolean or null, got an object${once}`,
       `error: [odp-sdk] event refused: beforeSendFailed: beforeSend must return an event or null, got undefined${once}`,
-      `warn: [odp-sdk] event refused: queueFull: the queue is full (odp.queueSize 2); event discarded${once}`,
+      `warn: [odp-sdk] event refused: queueFull: queue full (odp.queueSize 2)${once}`,
     ]);
     expect(client.stats().rejected).toEqual({ invalidData: 6, beforeSendFailed: 3, queueFull: 1_000 });
     await clock.advance(59_999);
@@ -753,10 +753,10 @@ describe('client: refusals and listener errors reach the log at the default leve
     expect(heard).toEqual([1, 1, 1]);
     expect(client.stats().delivered).toBe(3);
     expect(log.lines.map((l) => `${l.level}: ${l.message}`)).toEqual([
-      "error: [odp-sdk] a 'delivered' listener threw: listener bug (delivery goes on; each distinct message is logged once)",
-      "error: [odp-sdk] a 'delivered' listener threw: odd 0 (delivery goes on; each distinct message is logged once)",
-      "error: [odp-sdk] a 'delivered' listener threw: odd 1 (delivery goes on; each distinct message is logged once)",
-      "error: [odp-sdk] a 'delivered' listener threw: odd 2 (delivery goes on; each distinct message is logged once)",
+      "error: [odp-sdk] a 'delivered' listener threw: listener bug",
+      "error: [odp-sdk] a 'delivered' listener threw: odd 0",
+      "error: [odp-sdk] a 'delivered' listener threw: odd 1",
+      "error: [odp-sdk] a 'delivered' listener threw: odd 2",
     ]);
     for (let i = 0; i < 200; i++) {
       client.sendOdpEvent(event(i));

@@ -292,7 +292,7 @@ describe('dispatcher: answers that end a batch', () => {
     await settle();
     await h.clock.advance(10_000);
     expect(h.transport.calls).toHaveLength(1);
-    expect(h.dropped).toEqual([{ reason: 'rejectedByServer', count: 2, status, message: `ODP rejected a batch of 2 events with status ${status}: bad` }]);
+    expect(h.dropped).toEqual([{ reason: 'rejectedByServer', count: 2, status, message: `ODP answered ${status} to 2 events: bad` }]);
     expect(h.stats.snapshot()).toMatchObject({ dropped: 2, inFlight: 0, queued: 0, droppedByReason: { rejectedByServer: 2 } });
   });
 
@@ -301,7 +301,7 @@ describe('dispatcher: answers that end a batch', () => {
     h.transport.answer({ status: 400, body: 'x'.repeat(200) + 'TAIL' });
     h.send(1);
     await settle();
-    expect(h.dropped[0]!.message).toBe(`ODP rejected a batch of 1 events with status 400: ${'x'.repeat(200)}`);
+    expect(h.dropped[0]!.message).toBe(`ODP answered 400 to 1 events: ${'x'.repeat(200)}`);
     expect(h.log.lines).toContainEqual({ level: 'error', message: `[odp-sdk] ${h.dropped[0]!.message}` });
   });
 
@@ -326,7 +326,7 @@ describe('dispatcher: answers that end a batch', () => {
     await settle();
     const [e0, e1, e2, e3, e4] = ids(events);
     expect(h.transport.bodies().map(ids)).toEqual([[e0, e1, e2, e3, e4], [e0, e1, e2], [e0, e1], [e2], [e3, e4], ids(other)]);
-    expect(h.dropped).toEqual([{ reason: 'tooLarge', count: 1, status: 413, message: 'ODP answered 413 to a single event: dropped as too large' }]);
+    expect(h.dropped).toEqual([{ reason: 'tooLarge', count: 1, status: 413, message: 'ODP answered 413 to one event: too large' }]);
     expect(h.stats.snapshot()).toMatchObject({ accepted: 6, delivered: 5, dropped: 1, queued: 0, inFlight: 0, requests: 6, retries: 0 });
     expect(h.stats.snapshot().droppedByReason.tooLarge).toBe(1);
     expect(h.clock.pending).toBe(0); // a split is not a failure: no backoff
@@ -401,8 +401,8 @@ describe('dispatcher: close()', () => {
       ['closed', 3],
       ['closed', 2],
     ]);
-    expect(h.dropped[0]!.message).toBe('3 events were not delivered before close() ended');
-    expect(h.dropped[1]!.message).toBe('2 events were not delivered before close() ended (aborted error: closed)');
+    expect(h.dropped[0]!.message).toBe("3 events not delivered by close()'s deadline");
+    expect(h.dropped[1]!.message).toBe("2 events not delivered by close()'s deadline (aborted error: closed)");
     expect(h.stats.snapshot()).toMatchObject({ accepted: 5, dropped: 5, queued: 0, inFlight: 0, droppedByReason: { closed: 5 } });
     expect(h.transport.closes).toBe(2);
   });
@@ -639,7 +639,7 @@ describe('dispatcher: holds, keep-alive sends and hand-off', () => {
     expect(h.removed).toEqual([]); // still journaled
     expect(flushed.done).toBe(true);
     expect(h.clock.pending).toBe(0);
-    expect(h.log.text()).toContain('2 events handed to the browser');
+    expect(h.log.text()).toContain('2 events handed over as the page went');
   });
 
   it('handOff(): a plain request, or an HTTP answer, is handled as usual', async () => {

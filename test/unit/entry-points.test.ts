@@ -123,7 +123,7 @@ describe('entry points', () => {
     const client = createInstance({ datafile: datafile(), logger });
     expect(client.isReady()).toBe(true);
     expect(client.createUserContext('u')).toBeNull();
-    expect(logger.text()).toMatch(/createUserContext needs Real-Time Segments/);
+    expect(logger.text()).toMatch(/createUserContext needs the segments extension/);
     const withSegments = createInstance({ datafile: datafile(), logger, segments });
     expect(await withSegments.createUserContext('u')!.fetchQualifiedSegments()).toBe(true);
     const wrong = createInstance({ datafile: datafile(), logger, segments: {} as never });
@@ -138,7 +138,7 @@ describe('entry points', () => {
     const logger = captureLogger();
     const before = umd.createInstance({ datafile: datafile(), logger, logLevel: 'error' });
     expect(before.createUserContext('u')).toBeNull();
-    expect(logger.text()).toMatch(/load odp-sdk\.segments\.min\.js/);
+    expect(logger.text()).toMatch(/script tag: odp-sdk\.segments\.min\.js/);
     let made = 0;
     const service: SegmentsFactory = (...args) => {
       made++;

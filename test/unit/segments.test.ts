@@ -163,18 +163,18 @@ describe('SegmentsManager', () => {
     const disabled = makeSegmentsManager({ disabled: true });
     disabled.manager.configure(ODP, audiences('a'));
     expect(await disabled.manager.fetch('fs_user_id', 'u', {})).toBeNull();
-    expect(disabled.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] fetching qualified segments for fs_user_id failed: ODP is disabled in the client options (odp.disabled)' });
+    expect(disabled.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] fetching qualified segments for fs_user_id failed: odp.disabled is set' });
 
     const none = makeSegmentsManager();
     none.manager.configure(null, audiences('a'));
     expect(await none.manager.fetch('vuid', VUID, {})).toBeNull();
-    expect(none.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] fetching qualified segments for vuid failed: the datafile has no usable ODP integration (host and publicKey)' });
+    expect(none.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] fetching qualified segments for vuid failed: no ODP host and publicKey in the datafile' });
 
     const closed = makeSegmentsManager();
     closed.manager.configure(ODP, audiences('a'));
     closed.manager.close();
     expect(await closed.manager.fetch('fs_user_id', 'u', {})).toBeNull();
-    expect(closed.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] fetching qualified segments for fs_user_id failed: the client is closed' });
+    expect(closed.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] fetching qualified segments for fs_user_id failed: client closed' });
     expect(closed.transport.calls).toHaveLength(0);
   });
 
