@@ -57,7 +57,7 @@ describeEngines('the browser builds', { timeout: 5 * 60_000 }, (suite) => {
       assert.deepEqual(pages, ['/', '/shop', '/cart']);
       assert.equal(collector.events.filter((event) => event.action === 'client_initialized').length, 1);
       const bundle = await page.evaluate(() => performance.getEntriesByType('resource').map((entry) => entry.name).filter((name) => name.includes('/dist/')));
-      assert.deepEqual(bundle.map((name) => new URL(name).pathname), ['/dist/browser/index.mjs']);
+      assert.deepEqual(bundle.map((name) => new URL(name).pathname), ['/dist/browser/index.mjs', '/dist/segments/index.mjs']);
     });
   });
 
@@ -136,6 +136,25 @@ describeEngines('the browser builds', { timeout: 5 * 60_000 }, (suite) => {
       assert.equal(collector.stats().graphqlRequests, 1);
       },
       { collector: { segments: { 'shopper-7': ['has_email'] } } },
+    );
+  });
+
+  test('SPA (ES modules) + odp-sdk/segments: a user context links the visitor and fetches its qualified segments', async () => {
+    await suite.world(
+      async ({ site, collector, logs, open }) => {
+        const page = await open(exampleUrl(site, collector, 'spa/index.html', { userId: 'shopper-9' }));
+        await page.waitFor(() => (window as unknown as { odpUser?: { qualifiedSegments: string[] | null } }).odpUser?.qualifiedSegments != null);
+        const segments = await page.evaluate(() => {
+          const user = (window as unknown as { odpUser: { qualifiedSegments: string[]; isQualifiedFor(s: string): boolean } }).odpUser;
+          return { list: user.qualifiedSegments, cart: user.isQualifiedFor('cart_abandoner'), email: user.isQualifiedFor('has_email') };
+        });
+        assert.deepEqual(segments, { list: ['cart_abandoner'], cart: true, email: false });
+        await expectEvents(collector, 3, 10_000, logs); // client_initialized, the pageview, identified
+        const identified = collector.events.find((event) => event.action === 'identified');
+        assert.equal(identified?.identifiers.fs_user_id, 'shopper-9');
+        assert.equal(collector.stats().graphqlRequests, 1);
+      },
+      { collector: { segments: { 'shopper-9': ['cart_abandoner'] } } },
     );
   });
 });
