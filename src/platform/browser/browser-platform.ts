@@ -14,7 +14,7 @@ let platform: Platform | undefined;
  */
 export function browserPlatform(): Platform {
   if (platform) return platform;
-  const storage = typeof window === 'undefined' ? undefined : createLocalStorage();
+  const storage = createLocalStorage();
   const schedule = (fn: () => void, ms: number) => {
     const timer = setTimeout(fn, timerDelay(ms));
     return () => clearTimeout(timer);
