@@ -17,17 +17,11 @@ interface Meta {
   r: number;
 }
 
-/** A note that says left; also what entries without a (readable) note count as: their client is gone. */
-const LEFT: Meta = { t: 0, o: 1, r: 0 };
-
 /** Events another client left undelivered, and the pause its server asked for. */
 export interface Claimed {
   events: OdpWireEvent[];
   notBefore: number;
 }
-
-/** Clients alive in this page: their entries are never claimed by another client of the page. */
-const live = new Set<string>();
 
 /**
  * Undelivered events in localStorage until a 2xx for them was seen: one entry per batch
@@ -38,188 +32,191 @@ const live = new Set<string>();
  * A page that comes back reconciles under the same lock. As the dispatcher's observer, it stores
  * a batch when it is added and forgets it when it is removed. Never throws.
  */
-export class EventJournal implements DispatcherObserver {
+export interface EventJournal extends DispatcherObserver {
   /** Writes that failed (quota, storage disabled) or did not fit `maxBytes`. */
-  errors = 0;
-  private readonly owner = Math.random().toString(36).slice(2, 10);
-  private readonly sizes = new Map<string, number>();
-  private bytes = 0;
-  private meta: Meta = { t: 0, o: 0, r: 0 };
-  private cancelRefresh: (() => void) | undefined;
-
-  constructor(
-    private readonly storage: KeyValueStorage,
-    private readonly maxBytes: number,
-    private readonly newId: () => string,
-    /** The platform's timer, for the note's refresh. */
-    private readonly schedule: (fn: () => void, ms: number) => () => void,
-  ) {
-    live.add(this.owner);
-  }
-
+  errors(): number;
   /** Whether the batch is stored (its write succeeded and it is not delivered or dropped yet). */
-  keeps(batch: Batch): boolean {
-    return this.sizes.has(this.key(batch.odp.publicKey, batch.id));
-  }
-
-  /** A batch holds undelivered events: stored as sent, unless it would pass `maxBytes`. */
-  added(batch: Batch): void {
-    this.store(this.key(batch.odp.publicKey, batch.id), batch.body);
-  }
-
-  /** The batch was delivered or dropped (or replaced by its parts). */
-  removed(batch: Batch): void {
-    this.drop(this.key(batch.odp.publicKey, batch.id));
-  }
-
+  keeps(batch: Batch): boolean;
   /** Replaces the stored partial batch. */
-  putQueue(publicKey: string, events: readonly OdpWireEvent[]): void {
-    const key = this.key(publicKey, 'q');
-    this.drop(key); // first: the old copy's bytes count no more
-    if (!events.length) return;
-    assignIds(events, this.newId); // the same objects go on to the dispatcher: the id is stored and sent alike
-    this.store(key, JSON.stringify(events));
-  }
-
+  putQueue(publicKey: string, events: readonly OdpWireEvent[]): void;
   /**
    * Notes whether this page was left or frozen (its entries may then be taken over) and until when
    * the server asked for a pause. With no entries held there is no note.
    */
-  mark(left: boolean, notBefore: number): void {
-    const held = this.sizes.size > 0;
-    // t 0 without a note: the next entry writes the note first.
-    this.meta = { t: held ? Date.now() : 0, o: left ? 1 : 0, r: notBefore };
-    if (held) this.write(META + this.owner, JSON.stringify(this.meta));
-    else this.storage.remove(META + this.owner);
-  }
-
+  mark(left: boolean, notBefore: number): void;
   /**
    * Takes over (and removes) the entries for `publicKey` that clients gone for good left: a
    * reload's previous page, a closed tab, a stale one. `take` runs inside the claim, so the
    * events are stored again under this client before another tab can look.
    */
-  claim(publicKey: string, take: (claimed: Claimed) => void): void {
-    this.locked(() => take(this.takeOver(publicKey)));
-  }
-
+  claim(publicKey: string, take: (claimed: Claimed) => void): void;
   /**
    * The page is back (from the back/forward cache, or unfrozen): under the claim lock, its note says
    * it is live again, and `done` learns which of its batches another page took meanwhile (their
    * entries are gone): those are no longer this page's to send.
    */
-  reconcile(done: (taken: Set<number>) => void): void {
-    this.locked(() => {
-      this.mark(false, this.meta.r);
-      const taken = new Set<number>();
-      for (const key of [...this.sizes.keys()]) {
-        if (this.storage.get(key) !== null) continue;
-        this.drop(key);
-        // The partial batch's `q` reads as NaN, the id of no batch: its events were another page's to take too.
-        taken.add(Number(key.slice(key.lastIndexOf(':') + 1)));
-      }
-      done(taken);
-    });
-  }
-
+  reconcile(done: (taken: ReadonlySet<number>) => void): void;
   /**
    * Stores claimed events this client could not take (queue full, closed): under a key of their own
    * with no note (an orphan's), so that a later page takes them over with their ids.
    */
-  keepForLater(publicKey: string, events: readonly OdpWireEvent[]): void {
-    this.write(`${PREFIX}${publicKey}:${this.owner}-r:0`, JSON.stringify(events));
-  }
-
+  keepForLater(publicKey: string, events: readonly OdpWireEvent[]): void;
   /**
    * Forgets the entries and the note this client wrote (opt-out): the client counts those events.
    * Other clients' entries are theirs to forget (each counts its own), and those of pages that are
    * gone are claimed first, so that they are counted too (see the page lifecycle).
    */
-  forgetOwn(): void {
-    for (const key of [...this.sizes.keys()]) this.drop(key);
-  }
-
+  forgetOwn(): void;
   /** The client is closed: its entries stay for the next page, claimable at once. */
-  release(): void {
-    live.delete(this.owner);
-    this.cancelRefresh?.();
-    this.mark(true, this.meta.r);
-  }
+  release(): void;
+}
 
-  private key(publicKey: string, batch: number | 'q'): string {
-    return `${PREFIX}${publicKey}:${this.owner}:${batch}`;
-  }
+/** A note that says left; also what entries without a (readable) note count as: their client is gone. */
+const LEFT: Meta = { t: 0, o: 1, r: 0 };
 
-  /**
-   * Without Web Locks (engines older than 2022) the claim runs unlocked: two tabs racing may both take
-   * the same entries and send the same events, with the same ids, which ODP de-duplicates.
-   */
-  private locked(run: () => void): void {
-    const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
-    if (locks) locks.request('odp-sdk-claim', run).catch(run);
-    else run();
-  }
+/** Clients alive in this page: their entries are never claimed by another client of the page. */
+const live = new Set<string>();
 
-  /** Stores an entry, within `maxBytes`. */
-  private store(key: string, json: string): void {
-    if (this.bytes + json.length > this.maxBytes) {
-      this.errors++;
-      return;
+/** A journal over `storage` that keeps at most `maxBytes`; `schedule` is the platform's timer, for the note's refresh. */
+export function createJournal(storage: KeyValueStorage, maxBytes: number, newId: () => string, schedule: (fn: () => void, ms: number) => () => void): EventJournal {
+  const owner = Math.random().toString(36).slice(2, 10);
+  const sizes = new Map<string, number>();
+  let bytes = 0;
+  let errors = 0;
+  const meta: Meta = { t: 0, o: 0, r: 0 };
+  let cancelRefresh: (() => void) | undefined;
+  live.add(owner);
+
+  const keyOf = (publicKey: string, batch: number | 'q') => `${PREFIX}${publicKey}:${owner}:${batch}`;
+
+  const write = (key: string, value: string): boolean => {
+    if (storage.set(key, value)) return true;
+    errors++;
+    storage.remove(key); // a stale copy would re-send delivered events
+    return false;
+  };
+
+  /** Writes the note while entries are held; without entries there is none (and `t` 0 makes the next entry write it first). */
+  const note = () => {
+    const held = sizes.size > 0;
+    meta.t = held ? Date.now() : 0;
+    if (held) write(META + owner, JSON.stringify(meta));
+    else storage.remove(META + owner);
+  };
+
+  const drop = (key: string) => {
+    const size = sizes.get(key);
+    if (size === undefined) return;
+    sizes.delete(key);
+    bytes -= size;
+    storage.remove(key);
+    if (!sizes.size) {
+      note(); // nothing kept: no note either
+      cancelRefresh?.();
+      cancelRefresh = undefined;
     }
-    this.sizes.set(key, json.length);
-    this.bytes += json.length;
-    // The note goes first, so that no other tab ever sees this client's entries without it (and takes them as orphans).
-    if (this.meta.t < Date.now() - REFRESH_MS) this.mark(this.meta.o === 1, this.meta.r);
-    if (this.write(key, json)) this.keepFresh();
-    else this.drop(key);
-  }
+  };
 
   /** While entries are held (the timer is cancelled with the last one), the note is rewritten every REFRESH_MS. */
-  private keepFresh(): void {
-    this.cancelRefresh ??= this.schedule(() => {
-      this.cancelRefresh = undefined;
-      if (!this.meta.o) this.mark(false, this.meta.r);
-      this.keepFresh();
+  const keepFresh = () => {
+    cancelRefresh ??= schedule(() => {
+      cancelRefresh = undefined;
+      if (!meta.o) note();
+      keepFresh();
     }, REFRESH_MS);
-  }
+  };
 
-  private takeOver(publicKey: string): Claimed {
-    const storage = this.storage;
-    const prefix = `${PREFIX}${publicKey}:`;
-    const events = new Map<unknown, OdpWireEvent>();
-    let notBefore = 0;
-    for (const key of storage.keys()) {
-      if (!key.startsWith(prefix)) continue;
-      const owner = key.slice(prefix.length, key.indexOf(':', prefix.length));
-      const meta = readMeta(storage.get(META + owner)) ?? LEFT;
-      if (live.has(owner) || (!meta.o && meta.t >= Date.now() - STALE_MS)) continue; // a live client, here or in another tab
-      // Its note goes with its first entry: the rest of its entries are then orphans, taken too.
-      storage.remove(META + owner);
-      notBefore = Math.max(notBefore, meta.r);
-      for (const event of readEvents(storage.get(key))) if (!events.has(event.data.idempotence_id)) events.set(event.data.idempotence_id, event);
-      storage.remove(key);
+  /** Stores an entry, within `maxBytes`. */
+  const store = (key: string, json: string) => {
+    if (bytes + json.length > maxBytes) {
+      errors++;
+      return;
     }
-    return { events: [...events.values()], notBefore };
-  }
+    sizes.set(key, json.length);
+    bytes += json.length;
+    // The note goes first, so that no other tab ever sees this client's entries without it (and takes them as orphans).
+    if (meta.t < Date.now() - REFRESH_MS) note();
+    if (write(key, json)) keepFresh();
+    else drop(key);
+  };
 
-  private write(key: string, value: string): boolean {
-    if (this.storage.set(key, value)) return true;
-    this.errors++;
-    this.storage.remove(key); // a stale copy would re-send delivered events
-    return false;
-  }
+  return {
+    errors: () => errors,
+    keeps: (batch) => sizes.has(keyOf(batch.odp.publicKey, batch.id)),
+    added: (batch) => store(keyOf(batch.odp.publicKey, batch.id), batch.body),
+    removed: (batch) => drop(keyOf(batch.odp.publicKey, batch.id)),
+    putQueue(publicKey, events) {
+      const key = keyOf(publicKey, 'q');
+      drop(key); // first: the old copy's bytes count no more
+      if (!events.length) return;
+      assignIds(events, newId); // the same objects go on to the dispatcher: the id is stored and sent alike
+      store(key, JSON.stringify(events));
+    },
+    mark(left, notBefore) {
+      meta.o = left ? 1 : 0;
+      meta.r = notBefore;
+      note();
+    },
+    claim(publicKey, take) {
+      locked(() => take(takeOver(storage, publicKey)));
+    },
+    reconcile(done) {
+      locked(() => {
+        meta.o = 0;
+        note();
+        const taken = new Set<number>();
+        for (const key of [...sizes.keys()]) {
+          if (storage.get(key) !== null) continue;
+          drop(key);
+          // The partial batch's `q` reads as NaN, the id of no batch: its events were another page's to take too.
+          taken.add(Number(key.slice(key.lastIndexOf(':') + 1)));
+        }
+        done(taken);
+      });
+    },
+    keepForLater(publicKey, events) {
+      write(`${PREFIX}${publicKey}:${owner}-r:0`, JSON.stringify(events));
+    },
+    forgetOwn() {
+      for (const key of [...sizes.keys()]) drop(key);
+    },
+    release() {
+      live.delete(owner);
+      cancelRefresh?.();
+      meta.o = 1;
+      note();
+    },
+  };
+}
 
-  private drop(key: string): void {
-    const size = this.sizes.get(key);
-    if (size === undefined) return;
-    this.sizes.delete(key);
-    this.bytes -= size;
-    this.storage.remove(key);
-    if (!this.sizes.size) {
-      this.mark(this.meta.o === 1, this.meta.r); // nothing kept: no note either
-      this.cancelRefresh?.();
-      this.cancelRefresh = undefined;
-    }
+/**
+ * Runs `run` under the claim lock, a Web Lock. Without Web Locks (engines older than 2022) it runs
+ * unlocked: two tabs racing may both take the same entries and send the same events, with the same
+ * ids, which ODP de-duplicates.
+ */
+function locked(run: () => void): void {
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+  if (locks) locks.request('odp-sdk-claim', run).catch(run);
+  else run();
+}
+
+/** Removes and returns the entries for `publicKey` of clients that are gone (left, stale, or with no note), ids once. */
+function takeOver(storage: KeyValueStorage, publicKey: string): Claimed {
+  const prefix = `${PREFIX}${publicKey}:`;
+  const events = new Map<unknown, OdpWireEvent>();
+  let notBefore = 0;
+  for (const key of storage.keys()) {
+    if (!key.startsWith(prefix)) continue;
+    const owner = key.slice(prefix.length, key.indexOf(':', prefix.length));
+    const meta = readMeta(storage.get(META + owner)) ?? LEFT;
+    if (live.has(owner) || (!meta.o && meta.t >= Date.now() - STALE_MS)) continue; // a live client, here or in another tab
+    // Its note goes with its first entry: the rest of its entries are then orphans, taken too.
+    storage.remove(META + owner);
+    notBefore = Math.max(notBefore, meta.r);
+    for (const event of readEvents(storage.get(key))) if (!events.has(event.data.idempotence_id)) events.set(event.data.idempotence_id, event);
+    storage.remove(key);
   }
+  return { events: [...events.values()], notBefore };
 }
 
 /** A storage change that says a client's page was left or frozen (its entries can be taken over). */

@@ -1,6 +1,6 @@
 import type { OdpSettings } from '../../types';
 import { OPT_OUT_STORAGE_KEY, type ClientHandle, type HostLifecycle, type KeyValueStorage } from '../platform';
-import { EventJournal, isLeftNote } from './event-journal';
+import { createJournal, isLeftNote } from './event-journal';
 import { randomUuid } from './random-uuid';
 
 /**
@@ -23,7 +23,7 @@ const pageClients = new Set<ClientHandle>();
 export function attachPage(client: ClientHandle, storage: KeyValueStorage | undefined, schedule: (fn: () => void, ms: number) => () => void): HostLifecycle | undefined {
   if (typeof document === 'undefined' || typeof addEventListener !== 'function') return undefined;
   const { dispatcher, logger } = client;
-  const journal = storage && client.maxStoredBytes > 0 ? new EventJournal(storage, client.maxStoredBytes, randomUuid, schedule) : undefined;
+  const journal = storage && client.maxStoredBytes > 0 ? createJournal(storage, client.maxStoredBytes, randomUuid, schedule) : undefined;
   dispatcher.observer = journal;
   pageClients.add(client);
   let online = true;
@@ -122,7 +122,7 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
     queueChanged() {
       if (journal) cancelSave ??= schedule(saveQueue, 0);
     },
-    storageErrors: () => journal?.errors ?? 0,
+    storageErrors: () => journal?.errors() ?? 0,
     forget() {
       journal?.forgetOwn();
       takeOverAgain(); // claimed, and so counted, as the user is opted out
