@@ -1,8 +1,11 @@
 import { timerDelay } from '../core/values';
 import { TransportError, type HttpRequest, type HttpResponse, type Transport } from './transport';
 
-/** A transport over WHATWG `fetch`: browsers, and any runtime that has one. */
-export function createFetchTransport(fetchFn: typeof fetch): Transport {
+/**
+ * A transport over WHATWG `fetch`: browsers, and any runtime that has one. Without `fetchFn`, the
+ * global `fetch` as it is at each request (a test or the host may replace it after the SDK loaded).
+ */
+export function createFetchTransport(fetchFn?: typeof fetch): Transport {
   /** How to stop each request in flight, and with what error. */
   const inFlight = new Set<(error: TransportError) => void>();
   return {
@@ -21,22 +24,27 @@ export function createFetchTransport(fetchFn: typeof fetch): Transport {
       // A plain timer, not AbortSignal.timeout: that one can be collected and never fire.
       const timer = setTimeout(() => stop(new TransportError('timeout', `no answer within ${request.timeoutMs} ms`)), timerDelay(request.timeoutMs));
       try {
+        let headers = request.headers;
+        let body: BodyInit | undefined = request.body;
         // A keep-alive request goes plain: it must start inside the page-hide handler, before an
         // asynchronous compression could finish.
-        const compress = request.compression === 'gzip' && request.body !== undefined && !request.keepalive && typeof CompressionStream === 'function';
+        if (request.compression === 'gzip' && request.body && !request.keepalive && typeof CompressionStream === 'function') {
+          headers = { ...headers, 'content-encoding': 'gzip' };
+          body = await new Response(new Blob([request.body]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
+        }
         const response = await Promise.race([
-          fetchFn(request.url, {
+          (fetchFn ?? fetch)(request.url, {
             method: request.method,
-            headers: compress ? { ...request.headers, 'content-encoding': 'gzip' } : request.headers,
-            body: compress ? await gzip(request.body!) : request.body,
+            headers,
+            body,
             keepalive: request.keepalive,
             signal: controller.signal,
             credentials: 'omit',
           }),
           aborted,
         ]);
-        const body = await Promise.race([response.text(), aborted]);
-        return { status: response.status, header: (name) => response.headers.get(name) ?? undefined, body };
+        const text = await Promise.race([response.text(), aborted]);
+        return { status: response.status, header: (name) => response.headers.get(name) ?? undefined, body: text };
       } catch (error) {
         // Stopped (timed out, closed), or no answer.
         throw failure ?? new TransportError('network', (error as Error)?.message || 'network error');
@@ -50,9 +58,4 @@ export function createFetchTransport(fetchFn: typeof fetch): Transport {
       inFlight.clear();
     },
   };
-}
-
-/** The body gzip-compressed with the platform's CompressionStream. */
-function gzip(text: string): Promise<ArrayBuffer> {
-  return new Response(new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
 }

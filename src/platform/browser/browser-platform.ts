@@ -20,7 +20,7 @@ export function browserPlatform(): Platform {
     return () => clearTimeout(timer);
   };
   platform = {
-    createTransport: () => createFetchTransport((input, init) => fetch(input, init)),
+    createTransport: () => createFetchTransport(),
     schedule,
     newId: randomUuid,
     storage,
