@@ -88,6 +88,7 @@ export function createJournal(storage: KeyValueStorage, maxBytes: number, newId:
   live.add(owner);
 
   const keyOf = (publicKey: string, batch: number | 'q') => `${PREFIX}${publicKey}:${owner}:${batch}`;
+  const batchKey = (batch: Batch) => keyOf(batch.odp.publicKey, batch.id);
 
   const write = (key: string, value: string): boolean => {
     if (storage.set(key, value)) return true;
@@ -142,9 +143,9 @@ export function createJournal(storage: KeyValueStorage, maxBytes: number, newId:
 
   return {
     errors: () => errors,
-    keeps: (batch) => sizes.has(keyOf(batch.odp.publicKey, batch.id)),
-    added: (batch) => store(keyOf(batch.odp.publicKey, batch.id), batch.body),
-    removed: (batch) => drop(keyOf(batch.odp.publicKey, batch.id)),
+    keeps: (batch) => sizes.has(batchKey(batch)),
+    added: (batch) => store(batchKey(batch), batch.body),
+    removed: (batch) => drop(batchKey(batch)),
     putQueue(publicKey, events) {
       const key = keyOf(publicKey, 'q');
       drop(key); // first: the old copy's bytes count no more
@@ -213,7 +214,7 @@ function takeOver(storage: KeyValueStorage, publicKey: string): Claimed {
     // Its note goes with its first entry: the rest of its entries are then orphans, taken too.
     storage.remove(META + owner);
     notBefore = Math.max(notBefore, meta.r);
-    for (const event of readEvents(storage.get(key))) if (!events.has(event.data.idempotence_id)) events.set(event.data.idempotence_id, event);
+    for (const event of readEvents(storage.get(key))) events.set(event.data.idempotence_id, event); // an id seen twice: copies of one event, kept once
     storage.remove(key);
   }
   return { events: [...events.values()], notBefore };
