@@ -36,7 +36,7 @@ describe('page lifecycle (attachPage)', () => {
     const local = new FakeStorage();
     leftBehind(local, 'gone', [wireEvent(1), wireEvent(2)], { r: START + 1_000 });
     const { client, transport, clock, log } = pageClient({ datafile: datafile() }, { local });
-    expect(log.lines).toContainEqual({ level: 'info', message: '[odp-sdk] sending 2 events an earlier page left undelivered' });
+    expect(log.lines).toContainEqual({ level: 'info', message: '[odp-sdk] 2 events taken over from an earlier page' });
     expect(log.text()).not.toMatch(/discarded/);
     expect(client.stats()).toMatchObject({ accepted: 2, queued: 2 });
     await settle();

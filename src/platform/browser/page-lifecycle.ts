@@ -44,7 +44,7 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
       if (client.optedOut()) return client.forgetClaimed(events.length); // counted: accepted, then dropped as optedOut
       dispatcher.pauseUntil(notBefore);
       const taken = client.restore(odp, events);
-      logger.info(`sending ${taken} events an earlier page left undelivered`);
+      logger.info(`${taken} events taken over from an earlier page`);
       if (taken < events.length) {
         // The queue is full, or the client closed or changed settings meanwhile: the rest stays stored for a later page.
         journal.keepForLater(odp.publicKey, events.slice(taken));
