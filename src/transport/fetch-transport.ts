@@ -1,61 +1,61 @@
 import { timerDelay } from '../core/values';
 import { TransportError, type HttpRequest, type HttpResponse, type Transport } from './transport';
 
-type FetchFn = typeof fetch;
-
-/** A transport over WHATWG `fetch`: browsers, and any runtime that has one. */
-export function createFetchTransport(fetchFn: FetchFn): Transport {
-  const controllers = new Set<AbortController>();
+/**
+ * A transport over WHATWG `fetch`: browsers, and any runtime that has one. Without `fetchFn`, the
+ * global `fetch` as it is at each request (a test or the host may replace it after the SDK loaded).
+ */
+export function createFetchTransport(fetchFn?: typeof fetch): Transport {
+  /** How to stop each request in flight, and with what error. */
+  const inFlight = new Set<(error: TransportError) => void>();
   return {
     async request(request: HttpRequest): Promise<HttpResponse> {
       const controller = new AbortController();
-      controllers.add(controller);
-      let timedOut = false;
-      // A plain timer, not AbortSignal.timeout: that one can be collected and never fire.
-      const timer = setTimeout(() => {
-        timedOut = true;
+      let failure: TransportError | undefined;
+      const stop = (error: TransportError) => {
+        failure ??= error;
         controller.abort();
-      }, timerDelay(request.timeoutMs));
+      };
       // An abort ends the request even where fetch never settles: Firefox leaves a request that was
       // in flight as the page entered the back/forward cache pending for ever after the restore.
-      const aborted = new Promise<never>((_, reject) => {
-        controller.signal.addEventListener('abort', () => reject(new Error('aborted')));
-      });
+      const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', reject));
       aborted.catch(() => {}); // settled or not, never an unhandled rejection
+      inFlight.add(stop);
+      // A plain timer, not AbortSignal.timeout: that one can be collected and never fire.
+      const timer = setTimeout(() => stop(new TransportError('timeout', `no answer within ${request.timeoutMs} ms`)), timerDelay(request.timeoutMs));
       try {
+        let headers = request.headers;
+        let body: BodyInit | undefined = request.body;
         // A keep-alive request goes plain: it must start inside the page-hide handler, before an
         // asynchronous compression could finish.
-        const compress = request.compression === 'gzip' && request.body !== undefined && !request.keepalive && typeof CompressionStream === 'function';
+        if (request.compression === 'gzip' && request.body && !request.keepalive && typeof CompressionStream === 'function') {
+          headers = { ...headers, 'content-encoding': 'gzip' };
+          body = await new Response(new Blob([request.body]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
+        }
         const response = await Promise.race([
-          fetchFn(request.url, {
+          (fetchFn ?? fetch)(request.url, {
             method: request.method,
-            headers: compress ? { ...request.headers, 'content-encoding': 'gzip' } : request.headers,
-            body: compress ? await gzip(request.body!) : request.body,
+            headers,
+            body,
             keepalive: request.keepalive,
             signal: controller.signal,
             credentials: 'omit',
           }),
           aborted,
         ]);
-        const body = await Promise.race([response.text(), aborted]);
-        return { status: response.status, header: (name) => response.headers.get(name) ?? undefined, body };
+        const text = await Promise.race([response.text(), aborted]);
+        return { status: response.status, header: (name) => response.headers.get(name) ?? undefined, body: text };
       } catch (error) {
-        if (timedOut) throw new TransportError('timeout', `no answer within ${request.timeoutMs} ms`);
-        if (controller.signal.aborted) throw new TransportError('aborted', 'the request was aborted');
-        throw new TransportError('network', (error as Error)?.message || 'network error');
+        // Stopped (timed out, closed), or no answer.
+        throw failure ?? new TransportError('network', (error as Error)?.message || 'network error');
       } finally {
         clearTimeout(timer);
-        controllers.delete(controller);
+        inFlight.delete(stop);
       }
     },
     close() {
-      for (const controller of controllers) controller.abort();
-      controllers.clear();
+      for (const stop of inFlight) stop(new TransportError('aborted', 'request aborted'));
+      inFlight.clear();
     },
   };
-}
-
-/** The body gzip-compressed with the platform's CompressionStream. */
-function gzip(text: string): Promise<ArrayBuffer> {
-  return new Response(new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
 }

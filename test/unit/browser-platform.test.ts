@@ -127,7 +127,8 @@ describe('randomUuid', () => {
     expect(randomUuid()).toBe('ffffffff-ffff-4fff-bfff-ffffffffffff');
     vi.stubGlobal('crypto', { getRandomValues: (bytes: Uint8Array) => bytes.fill(0) });
     expect(randomUuid()).toBe('00000000-0000-4000-8000-000000000000');
+    // Each digit from its own random value: 0, 1, 2, … in order, the variant digit from the 16th (15 → b).
     vi.stubGlobal('crypto', { getRandomValues: (bytes: Uint8Array) => bytes.map((_, i) => i) });
-    expect(randomUuid()).toBe('00010203-0405-4607-8809-0a0b0c0d0e0f');
+    expect(randomUuid()).toBe('01234567-89ab-4cde-b012-3456789abcde');
   });
 });

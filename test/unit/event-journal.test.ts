@@ -11,38 +11,38 @@ const note = (t: number, o: 0 | 1, r = 0) => JSON.stringify({ t, o, r });
 const ownerOf = (local: FakeStorage) => local.keys().find((key) => key.startsWith('odp-sdk~'))!.slice('odp-sdk~'.length);
 
 describe('event journal: writes', () => {
-  it('put() stores a batch as sent under its own key, after the note; remove() takes it away, and the note with the last one', () => {
+  it('added() stores a batch as sent under its own key, after the note; removed() takes it away, and the note with the last one', () => {
     new FakeClock();
     const { journal, local } = makeJournal();
     const a = batch(1, [wireEvent(1)]);
     const b = batch(2, [wireEvent(2)]);
-    journal.put(a);
+    journal.added(a);
     const owner = ownerOf(local);
     expect(owner).toMatch(/^[0-9a-z]+$/);
     expect(local.keys()).toEqual([`odp-sdk~${owner}`, `odp-sdk:pk:${owner}:1`]);
     expect(JSON.parse(local.getItem(`odp-sdk~${owner}`)!)).toEqual({ t: START, o: 0, r: 0 });
     expect(local.getItem(`odp-sdk:pk:${owner}:1`)).toBe(a.body);
-    journal.put(b);
-    journal.remove(a);
+    journal.added(b);
+    journal.removed(a);
     expect(local.keys()).toEqual([`odp-sdk~${owner}`, `odp-sdk:pk:${owner}:2`]);
-    journal.remove(a); // twice: nothing happens
-    journal.remove(b);
+    journal.removed(a); // twice: nothing happens
+    journal.removed(b);
     expect(local.keys()).toEqual([]);
-    expect(journal.errors).toBe(0);
+    expect(journal.errors()).toBe(0);
   });
 
   it('maxBytes bounds what is kept: a batch that would pass it is not stored (an error); removing frees room', () => {
     new FakeClock();
     const a = batch(1, [wireEvent(1)]);
     const { journal, local } = makeJournal(new FakeStorage(), a.body.length * 2);
-    journal.put(a);
-    journal.put(batch(2, [wireEvent(2)])); // exactly full
-    journal.put(batch(3, [wireEvent(3)]));
-    expect(journal.errors).toBe(1);
+    journal.added(a);
+    journal.added(batch(2, [wireEvent(2)])); // exactly full
+    journal.added(batch(3, [wireEvent(3)]));
+    expect(journal.errors()).toBe(1);
     expect(local.keys().filter((key) => key.startsWith('odp-sdk:'))).toHaveLength(2);
-    journal.remove(a);
-    journal.put(batch(4, [wireEvent(4)]));
-    expect(journal.errors).toBe(1);
+    journal.removed(a);
+    journal.added(batch(4, [wireEvent(4)]));
+    expect(journal.errors()).toBe(1);
     expect(local.keys().filter((key) => key.endsWith(':4'))).toHaveLength(1);
   });
 
@@ -67,9 +67,9 @@ describe('event journal: writes', () => {
     const { journal, local } = makeJournal(new FakeStorage(), one);
     journal.putQueue('pk', [wireEvent(1)]);
     journal.putQueue('pk', [wireEvent(2)]);
-    expect(journal.errors).toBe(0);
+    expect(journal.errors()).toBe(0);
     journal.putQueue('pk', [wireEvent(1), wireEvent(2)]);
-    expect(journal.errors).toBe(1);
+    expect(journal.errors()).toBe(1);
     expect(local.keys().filter((key) => key.startsWith('odp-sdk:'))).toEqual([]); // the old copy is gone, not stale
   });
 
@@ -77,55 +77,70 @@ describe('event journal: writes', () => {
     new FakeClock();
     const local = new FakeStorage();
     const { journal } = makeJournal(local);
-    journal.put(batch(1, [wireEvent(1)]));
+    journal.added(batch(1, [wireEvent(1)]));
     local.quotaBytes = 0;
     journal.putQueue('pk', [wireEvent(2)]);
-    journal.put(batch(2, [wireEvent(3)]));
-    expect(journal.errors).toBe(2);
+    journal.added(batch(2, [wireEvent(3)]));
+    expect(journal.errors()).toBe(2);
     expect(local.keys().some((key) => key.endsWith(':q') || key.endsWith(':2'))).toBe(false);
     local.broken = true;
     expect(() => {
-      journal.put(batch(3, [wireEvent(4)]));
+      journal.added(batch(3, [wireEvent(4)]));
       journal.mark(true, 0);
       journal.claim('pk', () => {});
       journal.forgetOwn();
       journal.release();
     }).not.toThrow();
-    expect(journal.errors).toBe(4); // the batch, and the note that mark() could not write
+    expect(journal.errors()).toBe(4); // the batch, and the note that mark() could not write
   });
 
   it('the note is rewritten by writes at most every ten minutes, so a live client never looks stale', async () => {
     const clock = new FakeClock();
     const { journal, local } = makeJournal();
-    journal.put(batch(1, [wireEvent(1)]));
+    journal.added(batch(1, [wireEvent(1)]));
     const owner = ownerOf(local);
     await clock.advance(600_000);
-    journal.put(batch(2, [wireEvent(2)]));
+    journal.added(batch(2, [wireEvent(2)]));
     expect(JSON.parse(local.getItem(`odp-sdk~${owner}`)!).t).toBe(START);
     await clock.advance(1);
-    journal.put(batch(3, [wireEvent(3)]));
+    journal.added(batch(3, [wireEvent(3)]));
     expect(JSON.parse(local.getItem(`odp-sdk~${owner}`)!).t).toBe(START + 600_001);
   });
 
-  it('mark() notes left and the pause; with nothing kept it removes the note unless forced', () => {
-    new FakeClock();
+  it('mark() notes left and the pause; with nothing kept there is no note, and the next entry writes it first', async () => {
+    const clock = new FakeClock();
     const { journal, local } = makeJournal();
-    journal.put(batch(1, [wireEvent(1)]));
+    journal.added(batch(1, [wireEvent(1)]));
     const owner = ownerOf(local);
     journal.mark(true, START + 7);
     expect(JSON.parse(local.getItem(`odp-sdk~${owner}`)!)).toEqual({ t: START, o: 1, r: START + 7 });
-    journal.remove(batch(1, []));
+    journal.removed(batch(1, []));
     expect(local.getItem(`odp-sdk~${owner}`)).toBeNull();
-    journal.mark(false, 0, true);
-    expect(JSON.parse(local.getItem(`odp-sdk~${owner}`)!)).toEqual({ t: START, o: 0, r: 0 });
     journal.mark(false, 0);
     expect(local.keys()).toEqual([]);
+    await clock.advance(5);
+    journal.added(batch(2, [wireEvent(2)]));
+    expect(local.keys()).toEqual([`odp-sdk~${owner}`, `odp-sdk:pk:${owner}:2`]);
+    expect(JSON.parse(local.getItem(`odp-sdk~${owner}`)!)).toEqual({ t: START + 5, o: 0, r: 0 });
+  });
+
+  it('replacing the partial batch when it is the only entry keeps the note: a live client never looks like an orphan', () => {
+    new FakeClock();
+    const { journal, local } = makeJournal();
+    journal.putQueue('pk', [wireEvent(1)]);
+    const owner = ownerOf(local);
+    journal.putQueue('pk', [wireEvent(1), wireEvent(2)]);
+    expect(local.keys()).toEqual([`odp-sdk~${owner}`, `odp-sdk:pk:${owner}:q`]);
+    // Another tab's claim leaves it alone.
+    const other = makeJournal(local).journal;
+    other.claim('pk', ({ events }) => expect(events).toEqual([]));
+    expect(local.keys()).toHaveLength(2);
   });
 
   it("forgetOwn() forgets this client's entries and note only: other clients' and other keys' entries are theirs", () => {
     new FakeClock();
     const { journal, local } = makeJournal(new FakeStorage(), 1_000);
-    journal.put(batch(1, [wireEvent(1)]));
+    journal.added(batch(1, [wireEvent(1)]));
     journal.putQueue('pk', [wireEvent(2)]);
     local.setItem('odp-sdk:other:x:1', '[]');
     local.setItem('odp-sdk:pk:x:1', '[]');
@@ -134,19 +149,19 @@ describe('event journal: writes', () => {
     local.setItem('unrelated', 'x');
     journal.forgetOwn();
     expect(local.keys().sort()).toEqual(['odp-sdk-opt-out', 'odp-sdk:other:x:1', 'odp-sdk:pk:x:1', 'odp-sdk~x', 'unrelated']);
-    journal.put(batch(2, [wireEvent(3, { data: { idempotence_id: 'x'.repeat(900) } as never })])); // its byte count started over
-    expect(journal.errors).toBe(0);
+    journal.added(batch(2, [wireEvent(3, { data: { idempotence_id: 'x'.repeat(900) } as never })])); // its byte count started over
+    expect(journal.errors()).toBe(0);
   });
 
   it('while it holds entries, a live client rewrites its note every ten minutes, idle or not, so that it never looks stale; with none, no timer runs', async () => {
     const clock = new FakeClock();
     const { journal, local } = makeJournal(new FakeStorage(), 100_000, clock.schedule);
-    journal.put(batch(1, [wireEvent(1)]));
+    journal.added(batch(1, [wireEvent(1)]));
     const owner = ownerOf(local);
     await clock.advance(3 * 3_600_000); // three hours idle (or offline): no write of its own
     // Another tab takes a note older than an hour for a crashed page's: this one stays younger than ten minutes.
     expect(JSON.parse(local.getItem(`odp-sdk~${owner}`)!)).toMatchObject({ o: 0, t: START + 3 * 3_600_000 });
-    journal.remove(batch(1, []));
+    journal.removed(batch(1, []));
     expect(clock.pending).toBe(0);
   });
 });
@@ -156,9 +171,9 @@ describe('event journal: claims', () => {
     new FakeClock();
     const local = new FakeStorage();
     const first = makeJournal(local).journal;
-    first.put(batch(1, [wireEvent(1), wireEvent(2)]));
+    first.added(batch(1, [wireEvent(1), wireEvent(2)]));
     first.putQueue('pk', [wireEvent(3)]);
-    first.put(batch(2, [wireEvent(9)], 'other'));
+    first.added(batch(2, [wireEvent(9)], 'other'));
     const second = makeJournal(local).journal;
     const seen: Array<{ events: unknown[]; notBefore: number }> = [];
     second.claim('pk', ({ events, notBefore }) => seen.push({ events: ids(events), notBefore }));
@@ -211,40 +226,18 @@ describe('event journal: claims', () => {
     expect(local.keys()).toEqual([]);
   });
 
-  it('without Web Locks: a fresh claim marker of another client means wait (up to ten tries); the own marker and an old one do not; the marker goes after', () => {
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout'], now: START });
+  it('without Web Locks the claim runs at once, unlocked (two tabs racing may both send the same events, with the same ids)', () => {
+    new FakeClock();
     const local = new FakeStorage();
     local.setItem('odp-sdk:pk:gone:1', JSON.stringify([wireEvent(1)]));
     const { journal } = makeJournal(local);
-    local.setItem('odp-sdk-claim', `other ${START}`);
-    const seen: string[][] = [];
-    journal.claim('pk', (c) => seen.push(ids(c.events) as string[]));
-    expect(seen).toEqual([]);
-    vi.advanceTimersByTime(250); // START + 250: the marker is still fresh
-    expect(seen).toEqual([]);
-    vi.advanceTimersByTime(750); // START + 1000: a second old, stale
+    const seen: unknown[][] = [];
+    journal.claim('pk', (c) => seen.push(ids(c.events)));
     expect(seen).toEqual([['id-1']]);
-    expect(local.getItem('odp-sdk-claim')).toBeNull();
-
-    local.setItem('odp-sdk-claim', `other ${START + 10_000_000}`); // fresh for ever: ten tries, then the claim goes on
-    journal.claim('pk', () => seen.push(['second']));
-    vi.advanceTimersByTime(250 * 9);
-    expect(seen).toHaveLength(1);
-    vi.advanceTimersByTime(250);
-    expect(seen).toHaveLength(2);
-    expect(local.getItem('odp-sdk-claim')).toBeNull();
-  });
-
-  it('without Web Locks, a marker is set while the claim runs, and removed even when it throws', () => {
-    new FakeClock();
-    const { journal, local } = makeJournal();
-    let during: string | null = null;
-    journal.claim('pk', () => (during = local.getItem('odp-sdk-claim')));
-    expect(during).toMatch(new RegExp(`^[0-9a-z]* ${START}$`));
+    expect(local.keys()).toEqual([]); // no marker of any kind
     expect(() => journal.claim('pk', () => {
       throw new Error('x');
     })).toThrow('x');
-    expect(local.getItem('odp-sdk-claim')).toBeNull();
   });
 
   it('with Web Locks: the claim runs under the lock named odp-sdk-claim, and still runs when the lock request fails', async () => {
@@ -261,7 +254,6 @@ describe('event journal: claims', () => {
       },
     });
     const local = new FakeStorage();
-    local.setItem('odp-sdk-claim', `other ${START}`); // a marker means nothing with locks
     local.setItem('odp-sdk:pk:gone:1', JSON.stringify([wireEvent(1)]));
     const { journal } = makeJournal(local);
     const seen: unknown[][] = [];
@@ -276,7 +268,6 @@ describe('event journal: claims', () => {
     await Promise.resolve();
     await Promise.resolve();
     expect(seen).toEqual([['id-1'], []]);
-    expect(local.getItem('odp-sdk-claim')).toBe(`other ${START}`);
   });
 
   it('isLeftNote: a storage change that notes a client left for good', () => {

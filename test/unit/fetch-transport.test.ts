@@ -83,7 +83,7 @@ describe('fetch transport', () => {
     transport.close();
     for (const error of await Promise.all([a, b])) {
       expect(error.kind).toBe('aborted');
-      expect(error.message).toBe('the request was aborted');
+      expect(error.message).toBe('request aborted');
     }
     const c = transport.request(post);
     transport.close();

@@ -11,7 +11,7 @@ import { Emitter } from '../../src/core/emitter';
 import { SafeLogger } from '../../src/core/logger';
 import { StatsTracker } from '../../src/core/stats-tracker';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher';
-import { EventJournal } from '../../src/platform/browser/event-journal';
+import { createJournal, type EventJournal } from '../../src/platform/browser/event-journal';
 import type { Batch } from '../../src/dispatcher/dispatcher';
 import type { KeyValueStorage, Platform } from '../../src/platform/platform';
 import { handOver } from '../../src/client/wait-until';
@@ -460,7 +460,7 @@ export function makeJournal(
 ): { journal: EventJournal; local: FakeStorage; storage: KeyValueStorage } {
   let n = 0;
   const storage = keyValueOver(local);
-  return { journal: new EventJournal(storage, maxBytes, () => `jid-${n++}`, schedule), local, storage };
+  return { journal: createJournal(storage, maxBytes, () => `jid-${n++}`, schedule), local, storage };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ describe('page lifecycle (attachPage)', () => {
     const local = new FakeStorage();
     leftBehind(local, 'gone', [wireEvent(1), wireEvent(2)], { r: START + 1_000 });
     const { client, transport, clock, log } = pageClient({ datafile: datafile() }, { local });
-    expect(log.lines).toContainEqual({ level: 'info', message: '[odp-sdk] sending 2 events an earlier page left undelivered' });
+    expect(log.lines).toContainEqual({ level: 'info', message: '[odp-sdk] 2 events taken over from an earlier page' });
     expect(log.text()).not.toMatch(/discarded/);
     expect(client.stats()).toMatchObject({ accepted: 2, queued: 2 });
     await settle();
@@ -51,7 +51,7 @@ describe('page lifecycle (attachPage)', () => {
     const local = new FakeStorage();
     leftBehind(local, 'gone', [1, 2, 3].map((n) => wireEvent(n)));
     const { client, log } = pageClient({ datafile: datafile(), odp: { queueSize: 2, flushIntervalMs: 60_000 } }, { local });
-    expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] 1 stored events could not be taken now (queue full, or the client closed); they stay stored for the next page' });
+    expect(log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] 1 stored events not taken (queue full or client closed); kept for the next page' });
     expect(client.stats().accepted).toBe(2);
     // The third is kept, left for good, so that the next page takes it over with its id.
     const kept = Object.keys(local).filter((key) => key.startsWith('odp-sdk:') && key.includes('-r:'));

@@ -14,13 +14,13 @@ let platform: Platform | undefined;
  */
 export function browserPlatform(): Platform {
   if (platform) return platform;
-  const storage = typeof window === 'undefined' ? undefined : createLocalStorage();
+  const storage = createLocalStorage();
   const schedule = (fn: () => void, ms: number) => {
     const timer = setTimeout(fn, timerDelay(ms));
     return () => clearTimeout(timer);
   };
   platform = {
-    createTransport: () => createFetchTransport((input, init) => fetch(input, init)),
+    createTransport: () => createFetchTransport(),
     schedule,
     newId: randomUuid,
     storage,

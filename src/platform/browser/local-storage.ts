@@ -1,43 +1,26 @@
 import type { KeyValueStorage } from '../platform';
 
-/** localStorage, when the page may use it; every call is guarded (Safari private mode, sandboxed iframes, quota). */
-export function createLocalStorage(): KeyValueStorage | undefined {
-  let store: Storage;
+/** `run`'s result, or `fallback` where it throws. */
+function guarded<T>(fallback: T, run: () => T): T {
   try {
-    store = window.localStorage;
-    if (!store) return undefined;
+    return run();
   } catch {
-    return undefined;
+    return fallback;
   }
-  return {
-    get(key) {
-      try {
-        return store.getItem(key);
-      } catch {
-        return null;
+}
+
+/**
+ * localStorage, when the page may use it (none without a window); every call is guarded (Safari
+ * private mode, sandboxed iframes, quota).
+ */
+export function createLocalStorage(): KeyValueStorage | undefined {
+  const store = guarded(undefined, () => window.localStorage);
+  return store
+    ? {
+        get: (key) => guarded(null, () => store.getItem(key)),
+        set: (key, value) => guarded(false, () => (store.setItem(key, value), true)),
+        keys: () => guarded([], () => Object.keys(store)),
+        remove: (key) => guarded(undefined, () => store.removeItem(key)),
       }
-    },
-    set(key, value) {
-      try {
-        store.setItem(key, value);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    keys() {
-      try {
-        return Object.keys(store);
-      } catch {
-        return [];
-      }
-    },
-    remove(key) {
-      try {
-        store.removeItem(key);
-      } catch {
-        // Nothing to undo.
-      }
-    },
-  };
+    : undefined;
 }

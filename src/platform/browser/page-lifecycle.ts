@@ -1,6 +1,6 @@
 import type { OdpSettings } from '../../types';
 import { OPT_OUT_STORAGE_KEY, type ClientHandle, type HostLifecycle, type KeyValueStorage } from '../platform';
-import { EventJournal, isLeftNote } from './event-journal';
+import { createJournal, isLeftNote } from './event-journal';
 import { randomUuid } from './random-uuid';
 
 /**
@@ -22,28 +22,40 @@ const pageClients = new Set<ClientHandle>();
  */
 export function attachPage(client: ClientHandle, storage: KeyValueStorage | undefined, schedule: (fn: () => void, ms: number) => () => void): HostLifecycle | undefined {
   if (typeof document === 'undefined' || typeof addEventListener !== 'function') return undefined;
-  const { dispatcher } = client;
-  const journal = storage && client.maxStoredBytes > 0 ? new EventJournal(storage, client.maxStoredBytes, randomUuid, schedule) : undefined;
-  if (journal) dispatcher.observer = { added: (batch) => journal.put(batch), removed: (batch) => journal.remove(batch), keeps: (batch) => journal.keeps(batch) };
+  const { dispatcher, logger } = client;
+  const journal = storage && client.maxStoredBytes > 0 ? createJournal(storage, client.maxStoredBytes, randomUuid, schedule) : undefined;
+  dispatcher.observer = journal;
   pageClients.add(client);
-  let online = navigator.onLine !== false;
-  dispatcher.hold('offline', !online);
+  let online = true;
+  /** Back online, the failures were the network's: what waits for a backoff goes now. */
+  const setOnline = (on: boolean) => {
+    online = on;
+    if (on) dispatcher.forgiveFailures();
+    dispatcher.hold('offline', !on);
+  };
+  setOnline(navigator.onLine !== false);
   let cancelSave: (() => void) | undefined;
+  /** The key of the ODP settings the client uses, once it has told them. */
   let publicKey: string | undefined;
   const takeOver = (odp: OdpSettings) => {
     publicKey = odp.publicKey;
-    journal?.claim(odp.publicKey, ({ events, notBefore }) => {
+    journal?.claim(publicKey, ({ events, notBefore }) => {
       if (!events.length) return;
       if (client.optedOut()) return client.forgetClaimed(events.length); // counted: accepted, then dropped as optedOut
       dispatcher.pauseUntil(notBefore);
       const taken = client.restore(odp, events);
-      client.logger.info(`sending ${taken} events an earlier page left undelivered`);
+      logger.info(`${taken} events taken over from an earlier page`);
       if (taken < events.length) {
         // The queue is full, or the client closed or changed settings meanwhile: the rest stays stored for a later page.
-        journal?.keepForLater(odp.publicKey, events.slice(taken));
-        client.logger.warn(`${events.length - taken} stored events could not be taken now (queue full, or the client closed); they stay stored for the next page`);
+        journal.keepForLater(odp.publicKey, events.slice(taken));
+        logger.warn(`${events.length - taken} stored events not taken (queue full or client closed); kept for the next page`);
       }
     });
+  };
+  /** Another page went, or the user opted out: what gone pages left for the settings in use is taken over (and counted) now. */
+  const takeOverAgain = () => {
+    const odp = client.pending().odp;
+    if (odp && odp.publicKey === publicKey) takeOver(odp);
   };
 
   const saveQueue = () => {
@@ -69,20 +81,18 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
     away = true;
     hide();
   };
-  /** Back from the back/forward cache (or unfrozen): what another page took meanwhile is no longer this one's. */
+  /** Back from the back/forward cache (or unfrozen): batches another page took meanwhile are no longer this one's. */
+  const back = (taken: ReadonlySet<number>) => {
+    const count = dispatcher.handOver(taken);
+    if (count) logger.info(`${count} events taken over by another page`);
+    dispatcher.requeueUnconfirmed();
+    dispatcher.hold('left', false);
+  };
   const comeBack = () => {
     if (!away) return;
     away = false;
-    const resume = () => {
-      dispatcher.requeueUnconfirmed();
-      dispatcher.hold('left', false);
-    };
-    if (!journal) return resume();
-    journal.reconcile((taken) => {
-      const count = taken.size ? dispatcher.handOver(taken) : 0;
-      if (count) client.logger.info(`${count} events were taken over by another page`);
-      resume();
-    });
+    if (journal) journal.reconcile(back);
+    else back(new Set());
   };
   const listeners: Array<[EventTarget, string, (event: Event) => void]> = [
     // Chromium fires it after `pagehide` too, as the page goes.
@@ -98,28 +108,12 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
       // Another tab was left or frozen: what it could not deliver is this tab's to send now.
       (event) => {
         const { key, newValue } = event as StorageEvent;
-        if (key === OPT_OUT_STORAGE_KEY && newValue) return client.setOptOut(newValue === '1'); // the user chose in another tab
-        const odp = client.pending().odp;
-        if (odp && odp.publicKey === publicKey && isLeftNote(key, newValue)) takeOver(odp);
+        if (key === OPT_OUT_STORAGE_KEY && newValue) client.setOptOut(newValue === '1'); // the user chose in another tab
+        else if (isLeftNote(key, newValue)) takeOverAgain();
       },
     ],
-    [
-      window,
-      'online',
-      () => {
-        online = true;
-        dispatcher.forgiveFailures();
-        dispatcher.hold('offline', false);
-      },
-    ],
-    [
-      window,
-      'offline',
-      () => {
-        online = false;
-        dispatcher.hold('offline', true);
-      },
-    ],
+    [window, 'online', () => setOnline(true)],
+    [window, 'offline', () => setOnline(false)],
   ];
   for (const [target, name, listener] of listeners) target.addEventListener(name, listener);
 
@@ -128,12 +122,10 @@ export function attachPage(client: ClientHandle, storage: KeyValueStorage | unde
     queueChanged() {
       if (journal) cancelSave ??= schedule(saveQueue, 0);
     },
-    storageErrors: () => journal?.errors ?? 0,
+    storageErrors: () => journal?.errors() ?? 0,
     forget() {
       journal?.forgetOwn();
-      // What pages that are gone left for this key is claimed, and so counted, before it is forgotten.
-      const odp = client.pending().odp;
-      if (odp && odp.publicKey === publicKey) takeOver(odp);
+      takeOverAgain(); // claimed, and so counted, as the user is opted out
     },
     optOutChanged(optedOut) {
       for (const other of pageClients) if (other !== client) other.setOptOut(optedOut);

@@ -5,10 +5,8 @@
  */
 export function randomUuid(): string {
   if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  let hex = '';
-  for (const byte of bytes) hex += (byte | 0x100).toString(16).slice(1);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // One random byte per hex digit, of which `x` takes 4 bits and `y` (the variant, 10xx) 2.
+  const random = crypto.getRandomValues(new Uint8Array(31));
+  let i = 0;
+  return 'xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx'.replace(/[xy]/g, (digit) => (digit === 'x' ? random[i++]! & 15 : (random[i++]! & 3) | 8).toString(16));
 }
