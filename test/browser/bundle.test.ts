@@ -5,7 +5,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ROOT } from '../support/helpers';
+// @ts-expect-error a plain .mjs script without declarations: its result is typed where it is used
 import { spaBundle } from '../../scripts/spa-bundle.mjs';
+
+interface SpaBundle {
+  min: number;
+  gzip: number;
+  segments: boolean;
+}
 
 /**
  * The budgets are lines, not records of the last size (issue 22): the script-tag bundle, minified and
@@ -30,8 +37,8 @@ describe('the browser bundles', { timeout: 30_000 }, () => {
   });
 
   test(`the smallest SPA bundle (createInstance, onReady, sendOdpEvent) is at most ${SPA_BUDGET_BYTES} bytes gzipped and holds no segments code; importing odp-sdk/segments adds it`, async () => {
-    const minimal = await spaBundle();
-    const withSegments = await spaBundle({ segments: true });
+    const minimal: SpaBundle = await spaBundle();
+    const withSegments: SpaBundle = await spaBundle({ segments: true });
     console.log(`# minimal SPA bundle: ${minimal.min} bytes minified, ${minimal.gzip} gzipped (budget ${SPA_BUDGET_BYTES}); with odp-sdk/segments: ${withSegments.min} bytes, ${withSegments.gzip} gzipped`);
     assert.equal(minimal.segments, false, 'the minimal bundle holds the segments code');
     assert.equal(withSegments.segments, true, 'importing odp-sdk/segments brings the segments code');
