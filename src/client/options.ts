@@ -5,7 +5,7 @@ import type { LogLevel, Logger, OdpClientConfig, OdpEvent, OdpOptions, OdpSegmen
 /** A count: its least allowed value, the upper bound a larger value is clamped to (with a warning), its default. */
 type Count = readonly [min: number, max: number, fallback: number];
 /** Any other option: what it must be (said when it is not), the test, its default (none: the option is ignored). */
-type Check = readonly [what: string, ok: (value: any) => boolean, fallback?: unknown];
+type Check = readonly [what: string, ok: (value: unknown) => boolean, fallback?: unknown];
 /** Options by name; a nested table is an object of options (`odp`). */
 interface Table {
   [name: string]: Count | Check | Table;
@@ -51,14 +51,14 @@ const OPTIONS = {
   datafileUpdateIntervalMs: [0, Infinity, 300_000],
   closeTimeoutMs: [0, Infinity, 5_000],
   // None given or a bad one: SafeLogger writes to the console.
-  logger: [`an object with ${LOGGER_METHODS.join(', ')} methods`, (value) => LOGGER_METHODS.every((name) => typeof value?.[name] == 'function')],
+  logger: [`an object with ${LOGGER_METHODS.join(', ')} methods`, (value) => isRecord(value) && LOGGER_METHODS.every((name) => typeof value[name] == 'function')],
   // 'WARN' or 'Info' mean what they say.
   logLevel: [`one of ${LOG_LEVELS.join(', ')}`, (value) => typeof value == 'string' && LOG_LEVELS.includes(value.toLowerCase() as LogLevel), 'warn'],
   beforeSend: FUNCTION,
   optOut: FLAG,
   honorGlobalPrivacyControl: FLAG,
   vuid: FLAG,
-  segments: ["the export of 'odp-sdk/segments'", (value) => value?.name == 'odp-sdk/segments'],
+  segments: ["the export of 'odp-sdk/segments'", (value) => isRecord(value) && value.name == 'odp-sdk/segments'],
   waitUntil: FUNCTION,
   waitUntilTimeoutMs: [0, 900_000, 25_000],
   odp: ODP,
