@@ -71,7 +71,7 @@ describe('odp.compression (Node transport)', { timeout: 30_000 }, () => {
 
   test('an unknown value is reported and falls back to no compression', async () => {
     const { logger } = await sendWith('brotli' as 'gzip', 10);
-    assert.match(logger.text(), /odp\.compression must be 'gzip' or 'none'; using 'none'/);
+    assert.match(logger.text(), /odp\.compression must be 'gzip' or 'none'; using none/);
     assert.equal(collector.batches[0]!.headers['content-encoding'], undefined);
     assert.equal(collector.events.length, 10);
   });

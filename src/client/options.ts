@@ -1,73 +1,80 @@
+import { LOG_LEVELS } from '../core/logger';
 import { isRecord } from '../core/values';
 import type { LogLevel, Logger, OdpClientConfig, OdpEvent, OdpOptions, OdpSegments } from '../types';
 
-/**
- * `odp` counts: default, least allowed value, and the upper bound a larger value is clamped to (with
- * a warning). One table, so names are written once; README's Configuration table lists the bounds.
- */
-const ODP_COUNTS = {
+/** A count: its least allowed value, the upper bound a larger value is clamped to (with a warning), its default. */
+type Count = readonly [min: number, max: number, fallback: number];
+/** Any other option: what it must be (said when it is not), the test, its default (none: the option is ignored). */
+type Check = readonly [what: string, ok: (value: unknown) => boolean, fallback?: unknown];
+/** Options by name; a nested table is an object of options (`odp`). */
+interface Table {
+  [name: string]: Count | Check | Table;
+}
+
+/** A logger's methods: every level but 'silent'. */
+const LOGGER_METHODS = LOG_LEVELS.slice(0, 4);
+const FUNCTION: Check = ['a function', (value) => typeof value == 'function'];
+const FLAG: Check = ['a boolean', (value) => typeof value == 'boolean', false];
+
+/** `odp` options: see {@link OPTIONS}. */
+const ODP = {
+  disabled: FLAG,
   // One request carries one batch, and ODP takes at most 500 events per request.
-  batchSize: [10, 1, 500],
-  flushIntervalMs: [1_000, 0, 60_000],
-  queueSize: [10_000, 1, 1_000_000],
-  requestTimeoutMs: [10_000, 1, 120_000],
-  maxRetries: [10, 0, 100],
-  initialBackoffMs: [200, 0, 60_000],
+  batchSize: [1, 500, 10],
+  flushIntervalMs: [0, 60_000, 1_000],
+  queueSize: [1, 1_000_000, 10_000],
+  requestTimeoutMs: [1, 120_000, 10_000],
+  maxRetries: [0, 100, 10],
+  initialBackoffMs: [0, 60_000, 200],
   // As long as the longest Retry-After honoured.
-  maxBackoffMs: [30_000, 0, 300_000],
-  maxConcurrentRequests: [2, 1, 16],
-  maxEventBytes: [32_768, 256, 1_048_576],
+  maxBackoffMs: [0, 300_000, 30_000],
+  maxConcurrentRequests: [1, 16, 2],
+  maxEventBytes: [256, 1_048_576, 32_768],
   // localStorage holds about 5 MB per origin, for every script of the site.
-  maxStoredBytes: [262_144, 0, 4_194_304],
-  segmentsCacheSize: [10_000, 0, 1_000_000],
+  maxStoredBytes: [0, 4_194_304, 262_144],
+  allowInsecureHost: FLAG,
+  segmentsCacheSize: [0, 1_000_000, 10_000],
   // 0 keeps an answer until it is evicted, so no time is too long.
-  segmentsCacheTimeoutMs: [600_000, 0, Infinity],
-} as const;
-
-/** Top-level counts, likewise. Delays without a bound here are clamped to what a timer holds (~24.8 days). */
-const TOP_COUNTS = {
-  datafileUpdateIntervalMs: [300_000, 0, Infinity],
-  closeTimeoutMs: [5_000, 0, Infinity],
-  waitUntilTimeoutMs: [25_000, 0, 900_000],
-} as const;
-
-/** `odp` switches and their defaults. */
-const ODP_FLAGS = { disabled: false, allowInsecureHost: false } as const;
-
-type OdpCountName = keyof typeof ODP_COUNTS;
-type OdpFlagName = keyof typeof ODP_FLAGS;
-type TopCountName = keyof typeof TOP_COUNTS;
-
-/** Every key `createInstance` reads; another key is a mistake worth a warning. */
-const TOP_KEYS = [
-  'datafile', 'sdkKey', 'datafileUrlTemplate', 'odp', 'logger', 'logLevel', 'beforeSend', 'optOut',
-  'honorGlobalPrivacyControl', 'vuid', 'waitUntil', 'segments', ...(Object.keys(TOP_COUNTS) as TopCountName[]),
-] as const;
-const ODP_KEYS = [...(Object.keys(ODP_COUNTS) as OdpCountName[]), ...(Object.keys(ODP_FLAGS) as OdpFlagName[]), 'compression'] as const;
-// Compile-time checks that the lists name every option of the public types (and only those).
-type Missing<T, K> = Exclude<keyof T, K> extends never ? true : Exclude<keyof T, K>;
-const topComplete: Missing<OdpClientConfig, (typeof TOP_KEYS)[number]> = true;
-const odpComplete: Missing<OdpOptions, (typeof ODP_KEYS)[number]> = true;
-void [topComplete, odpComplete];
+  segmentsCacheTimeoutMs: [0, Infinity, 600_000],
+  compression: ["'gzip' or 'none'", (value) => value === 'gzip' || value === 'none', 'none'],
+} satisfies Table;
 
 /**
- * Names users bring from Optimizely's JavaScript SDK (and the ODP host and key, which come from the
- * datafile here), and the option that does that job in this SDK.
+ * Every option `createInstance` reads: one table, so each name, default and bound is written once
+ * (README's Configuration table lists them); another key is a mistake worth a warning. Delays without
+ * a bound of their own are clamped to what a timer holds (~24.8 days) where they are used.
  */
-const FAMILIAR: Record<string, string> = {
-  apihost: 'datafileUrlTemplate',
-  host: 'datafileUrlTemplate',
-  urltemplate: 'datafileUrlTemplate',
-  updateinterval: 'datafileUpdateIntervalMs',
-  apikey: 'sdkKey',
-  publickey: 'sdkKey',
-  odpoptions: 'odp',
-  eventbatchsize: 'odp.batchSize',
-  eventflushinterval: 'odp.flushIntervalMs',
-  eventmaxqueuesize: 'odp.queueSize',
-  segmentscachetimeout: 'odp.segmentsCacheTimeoutMs',
-  timeout: 'odp.requestTimeoutMs',
-};
+const OPTIONS = {
+  datafile: ['a JSON string or an object', (value) => typeof value == 'string' || isRecord(value)],
+  sdkKey: ['a non-empty string', (value) => typeof value == 'string' && value != ''],
+  datafileUrlTemplate: ['a string containing {sdkKey}', (value) => typeof value == 'string' && value.includes('{sdkKey}'), 'https://cdn.optimizely.com/datafiles/{sdkKey}.json'],
+  datafileUpdateIntervalMs: [0, Infinity, 300_000],
+  closeTimeoutMs: [0, Infinity, 5_000],
+  // None given or a bad one: SafeLogger writes to the console.
+  logger: [`an object with ${LOGGER_METHODS.join(', ')} methods`, (value) => isRecord(value) && LOGGER_METHODS.every((name) => typeof value[name] == 'function')],
+  // 'WARN' or 'Info' mean what they say.
+  logLevel: [`one of ${LOG_LEVELS.join(', ')}`, (value) => typeof value == 'string' && LOG_LEVELS.includes(value.toLowerCase() as LogLevel), 'warn'],
+  beforeSend: FUNCTION,
+  optOut: FLAG,
+  honorGlobalPrivacyControl: FLAG,
+  vuid: FLAG,
+  segments: ["the export of 'odp-sdk/segments'", (value) => isRecord(value) && value.name == 'odp-sdk/segments'],
+  waitUntil: FUNCTION,
+  waitUntilTimeoutMs: [0, 900_000, 25_000],
+  odp: ODP,
+} satisfies Table;
+
+// Compile-time checks that the tables name every option of the public types.
+type Missing<T, K> = Exclude<keyof T, K> extends never ? true : Exclude<keyof T, K>;
+const complete: [Missing<OdpClientConfig, keyof typeof OPTIONS>, Missing<OdpOptions, keyof typeof ODP>] = [true, true];
+void complete;
+
+/**
+ * Endings of names users bring from Optimizely's JavaScript SDK (`apiHost`, `publicKey`, `odpOptions`,
+ * `eventApiTimeout`; the ODP host and key come from the datafile here), and the option that does that
+ * job in this SDK. Asked only when no option's name is close.
+ */
+const FAMILIAR = { host: 'datafileUrlTemplate', apikey: 'sdkKey', publickey: 'sdkKey', option: 'odp', timeout: 'odp.requestTimeoutMs' };
 
 /** Options after defaults and checks: read once at `createInstance`, never again. */
 export interface ResolvedOptions {
@@ -85,153 +92,84 @@ export interface ResolvedOptions {
   /** The host's `waitUntil`; undefined when none was given. */
   waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   waitUntilTimeoutMs: number;
-  logger: Logger;
+  /** The host's logger; undefined: the console. */
+  logger: Logger | undefined;
   logLevel: LogLevel;
-  odp: Record<OdpCountName, number> & Record<OdpFlagName, boolean> & { compression: 'gzip' | 'none' };
+  odp: Required<OdpOptions>;
 }
-
-const DEFAULT_URL_TEMPLATE = 'https://cdn.optimizely.com/datafiles/{sdkKey}.json';
-const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 /**
  * Applies defaults. A wrong value never throws: it is replaced by its default and reported in
  * `problems` (the client logs them as errors). A value above its bound is clamped, and an unknown
- * key ignored, each with a line in `warnings` (logged as warnings).
+ * key ignored, each with a line in `warnings` (logged as warnings). Every line reads
+ * "name must be what; using the value used" (or "; ignored" when no value is used).
  */
 export function resolveOptions(config: OdpClientConfig | undefined): { options: ResolvedOptions; problems: string[]; warnings: string[] } {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const input: OdpClientConfig = isRecord(config) ? config : {};
-  if (config !== undefined && !isRecord(config)) problems.push('createInstance expects a config object');
-  const odpInput: Record<string, unknown> = isRecord(input.odp) ? (input.odp as Record<string, unknown>) : {};
-  warnUnknown(input, '', warnings);
-  warnUnknown(odpInput, 'odp.', warnings);
-
-  const count = (value: unknown, name: string, [fallback, min, max]: readonly [number, number, number]): number => {
-    if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-      problems.push(`${name} must be an integer >= ${min}; using ${fallback}`);
-      return fallback;
+  const must = (lines: string[], name: string, what: string, using: unknown): void => {
+    lines.push(`${name} must be ${what}; ${using === undefined ? 'ignored' : `using ${using}`}`);
+  };
+  /** `input` checked against `table`; `path`: where `input` is ('' for the config itself, else 'odp.'). */
+  const resolve = (table: Table, input: unknown, path: string): Record<string, unknown> => {
+    const output: Record<string, unknown> = {};
+    if (input !== undefined && !isRecord(input)) must(problems, path.slice(0, -1) || 'config', 'an object', undefined);
+    const given = isRecord(input) ? input : {};
+    for (const [name, spec] of Object.entries(table)) {
+      const value = given[name];
+      let result = (spec as Check)[2];
+      if (!Array.isArray(spec)) result = resolve(spec as Table, value, `${path}${name}.`);
+      else if (value !== undefined) {
+        if (typeof spec[0] == 'number') {
+          const [min, max] = spec as Count;
+          if (!Number.isInteger(value) || (value as number) < min) must(problems, path + name, `an integer >= ${min}`, result);
+          else {
+            result = Math.min(value as number, max);
+            if ((value as number) > max) must(warnings, path + name, `<= ${max}, got ${value}`, max);
+          }
+        } else if ((spec as Check)[1](value)) result = value;
+        else must(problems, path + name, spec[0] as string, result);
+      }
+      output[name] = result;
     }
-    if (value <= max) return value;
-    warnings.push(`${name} ${value} is above its upper bound; using ${max}`);
-    return max;
+    for (const key of Object.keys(given)) {
+      if (Object.keys(table).includes(key)) continue;
+      const guess = suggest(key);
+      warnings.push(`unknown option ${path}${key} ignored${guess ? `; did you mean ${guess}?` : ''}`);
+    }
+    return output;
   };
-  const flag = (value: unknown, name: string, fallback: boolean): boolean => {
-    if (value === undefined || typeof value === 'boolean') return value ?? fallback;
-    problems.push(`${name} must be a boolean; using ${fallback}`);
-    return fallback;
-  };
-
-  let datafile = input.datafile;
-  if (datafile !== undefined && typeof datafile !== 'string' && !isRecord(datafile)) {
-    problems.push('datafile must be a JSON string or an object');
-    datafile = undefined;
-  }
-  const sdkKey = typeof input.sdkKey === 'string' && input.sdkKey !== '' ? input.sdkKey : undefined;
-  if (input.sdkKey !== undefined && sdkKey === undefined) problems.push('sdkKey must be a non-empty string');
-  const template = input.datafileUrlTemplate;
-  const templateOk = typeof template === 'string' && template.includes('{sdkKey}');
-  if (template !== undefined && !templateOk) problems.push('datafileUrlTemplate must be a string containing {sdkKey}; using the default');
-  const loggerOk = isLogger(input.logger);
-  if (input.logger !== undefined && !loggerOk) problems.push('logger must have debug, info, warn and error methods');
-  if (input.beforeSend !== undefined && typeof input.beforeSend !== 'function') problems.push('beforeSend must be a function; events are sent unchanged');
-  const segments = (input.segments as OdpSegments | undefined)?.name === 'odp-sdk/segments' ? input.segments : undefined;
-  if (input.segments !== undefined && !segments) problems.push("segments must be the segments export of 'odp-sdk/segments'");
-  const waitUntil = typeof input.waitUntil === 'function' ? input.waitUntil : undefined;
-  if (input.waitUntil !== undefined && !waitUntil) problems.push('waitUntil must be a function');
-  // 'WARN' or 'Info' mean what they say.
-  const level = typeof input.logLevel === 'string' ? (input.logLevel.toLowerCase() as LogLevel) : undefined;
-  const levelOk = level !== undefined && LEVELS.includes(level);
-  if (input.logLevel !== undefined && !levelOk) problems.push(`logLevel must be one of ${LEVELS.join(', ')}; using 'warn'`);
-
-  const odp = {} as ResolvedOptions['odp'];
-  for (const name of Object.keys(ODP_COUNTS) as OdpCountName[]) odp[name] = count(odpInput[name], `odp.${name}`, ODP_COUNTS[name]);
-  for (const name of Object.keys(ODP_FLAGS) as OdpFlagName[]) odp[name] = flag(odpInput[name], `odp.${name}`, ODP_FLAGS[name]);
-  const compression = odpInput.compression;
-  odp.compression = compression === 'gzip' ? compression : 'none';
-  if (compression !== undefined && compression !== 'gzip' && compression !== 'none') problems.push("odp.compression must be 'gzip' or 'none'; using 'none'");
+  const options = resolve(OPTIONS, config, '') as unknown as ResolvedOptions;
+  options.logLevel = options.logLevel.toLowerCase() as LogLevel;
   // A serverless request may end before a flush timer fires: with waitUntil, batches are cut at the end of the task.
-  if (waitUntil) odp.flushIntervalMs = 0;
-
-  const options: ResolvedOptions = {
-    datafile,
-    sdkKey,
-    datafileUrlTemplate: templateOk ? template : DEFAULT_URL_TEMPLATE,
-    datafileUpdateIntervalMs: count(input.datafileUpdateIntervalMs, 'datafileUpdateIntervalMs', TOP_COUNTS.datafileUpdateIntervalMs),
-    closeTimeoutMs: count(input.closeTimeoutMs, 'closeTimeoutMs', TOP_COUNTS.closeTimeoutMs),
-    vuid: flag(input.vuid, 'vuid', false),
-    beforeSend: typeof input.beforeSend === 'function' ? input.beforeSend : undefined,
-    optOut: flag(input.optOut, 'optOut', false),
-    honorGlobalPrivacyControl: flag(input.honorGlobalPrivacyControl, 'honorGlobalPrivacyControl', false),
-    segments,
-    waitUntil,
-    waitUntilTimeoutMs: count(input.waitUntilTimeoutMs, 'waitUntilTimeoutMs', TOP_COUNTS.waitUntilTimeoutMs),
-    logger: loggerOk ? (input.logger as Logger) : console,
-    logLevel: levelOk ? level : 'warn',
-    odp,
-  };
+  if (options.waitUntil) options.odp.flushIntervalMs = 0;
   return { options, problems, warnings };
 }
 
-/** A warning per key that no option reads, with the likeliest one meant. */
-function warnUnknown(input: object, prefix: string, warnings: string[]): void {
-  const known: readonly string[] = prefix ? ODP_KEYS : TOP_KEYS;
-  for (const key of Object.keys(input)) {
-    if (known.includes(key)) continue;
-    const guess = closest(key, prefix);
-    warnings.push(`unknown option ${prefix}${key} is ignored${guess ? `; did you mean ${guess}?` : ''}`);
-  }
-}
+/** A name compared without case, a trailing `Ms` or a plural: `flushInterval`, `maxRetry` and `batchsize` meet their options. */
+const plain = (name: string): string => name.toLowerCase().replace(/(ies|m?s)$/, '');
 
 /**
- * The option most likely meant by an unknown `key`: a familiar name from Optimizely's SDK, the same
- * name in another case or at the other level (`batchSize` beside `odp`), a known name it starts
- * (`flushInterval`) or names in the singular (`maxRetry`), or the nearest by edit distance (at most
- * 1 in 4 characters, 1 at least).
+ * The option most likely meant by an unknown `key`, at either level (`batchSize` at the top means
+ * `odp.batchSize`; no name is used at both): the same plain name; else a name one edit away, or of 9
+ * letters or more that it contains or is contained in (`eventBatchSize`, `updateInterval`); else a
+ * {@link FAMILIAR} ending.
  */
-function closest(key: string, prefix: string): string | undefined {
-  const lower = key.toLowerCase();
-  if (Object.prototype.hasOwnProperty.call(FAMILIAR, lower)) return FAMILIAR[lower];
-  const names = [...TOP_KEYS, ...ODP_KEYS.map((name) => `odp.${name}`)];
-  // Own level first: equal distances favour it.
-  if (prefix) names.unshift(...names.splice(TOP_KEYS.length));
-  let best: string | undefined;
-  let bestDistance = Math.max(1, Math.floor(key.length / 4)) + 1;
-  for (const name of names) {
-    const bare = name.replace('odp.', '').toLowerCase();
-    const distance = bare === lower ? 0 : (bare.startsWith(lower) && lower.length >= 5) || singular(bare) === singular(lower) ? 0.5 : editDistance(lower, bare);
-    if (distance < bestDistance) {
-      best = name;
-      bestDistance = distance;
-    }
-  }
-  return best;
+function suggest(key: string): string | undefined {
+  const given = plain(key);
+  const names = [OPTIONS, ODP].flatMap((level) => Object.keys(level).map((name) => [plain(name), level === ODP ? `odp.${name}` : name]));
+  const find = (close: (known: string) => boolean): string | undefined => names.find(([known]) => close(known!))?.[1];
+  return (
+    find((known) => known === given) ??
+    find((known) => oneEdit(given, known) || (known.length > 8 && given.includes(known)) || (given.length > 8 && known.includes(given))) ??
+    Object.entries(FAMILIAR).find(([ending]) => given.endsWith(ending))?.[1]
+  );
 }
 
-/** `maxRetries` and `maxRetry` alike. */
-function singular(name: string): string {
-  return name.replace(/ies$/, 'y').replace(/s$/, '');
-}
-
-/** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */
-function editDistance(a: string, b: string): number {
-  let before: number[] = [];
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let value = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, before[j - 2]! + 1);
-      row.push(value);
-    }
-    before = previous;
-    previous = row;
-  }
-  return previous[b.length]!;
-}
-
-function isLogger(value: unknown): value is Logger {
-  return isRecord(value) && ['debug', 'info', 'warn', 'error'].every((name) => typeof value[name] === 'function');
+/** Whether one edit (insert, delete, replace, or swapping two neighbours) turns `a` into `b`. */
+function oneEdit(a: string, b: string): boolean {
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  const [x, y] = [a.slice(i), b.slice(i)];
+  return x.slice(1) === y.slice(1) || x === y.slice(1) || x.slice(1) === y || (x[0] === y[1] && x[1] === y[0] && x.slice(2) === y.slice(2));
 }

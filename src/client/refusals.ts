@@ -16,34 +16,31 @@ export const REFUSAL_SUMMARY_MS = 60_000;
  */
 export class RefusalLog {
   private counts: Partial<Record<OdpErrorCode, number>> = {};
-  private total = 0;
-  private cancel: (() => void) | undefined;
+  private stopTimer: (() => void) | undefined;
 
   constructor(
-    private readonly logger: SafeLogger,
-    private readonly schedule: Platform['schedule'],
+    private readonly out: SafeLogger,
+    private readonly timers: Platform['schedule'],
   ) {}
 
   report(code: OdpErrorCode, message: string): void {
-    if (this.logger.enabled('debug')) this.logger.debug(`event discarded: ${code}: ${message}`);
+    const line = `event refused: ${code}: ${message}`;
+    this.out.debug(line);
     if (code === 'optedOut' || code === 'filtered') return;
-    const hint = code === 'sdkNotReady' ? ' (await client.onReady() before sending)' : '';
-    const shape = `${code}:${message.replace(/"(?:[^"\\]|\\.)*"|\d+/g, '#')}`;
-    const line = `event refused: ${code}: ${message}${hint} (logged once; the same refusal again is counted in stats().rejected and summarised)`;
-    if (this.logger.once(code === 'beforeSendFailed' ? 'error' : 'warn', shape, line)) return;
+    // Logged once per shape: numbers and quoted values aside.
+    if (this.out.once(code === 'beforeSendFailed' ? 'error' : 'warn', line.replace(/"(?:[^"\\]|\\.)*"|\d+/g, '#'), line)) return;
     this.counts[code] = (this.counts[code] ?? 0) + 1;
-    this.total++;
-    this.cancel ??= this.schedule(() => this.summarise(), REFUSAL_SUMMARY_MS);
+    this.stopTimer ??= this.timers(() => this.summarise(), REFUSAL_SUMMARY_MS);
   }
 
   /** Logs what was counted since the last summary (now: close() calls it), and stops the timer. */
   summarise(): void {
-    this.cancel?.();
-    this.cancel = undefined;
-    if (!this.total) return;
-    const parts = Object.entries(this.counts).map(([code, count]) => `${code} ×${count}`);
-    this.logger.warn(`${this.total} more events refused (${parts.join(', ')}); stats().rejected has every count`);
+    this.stopTimer?.();
+    this.stopTimer = undefined;
+    const counts = Object.entries(this.counts);
+    if (!counts.length) return;
     this.counts = {};
-    this.total = 0;
+    const total = counts.reduce((sum, [, count]) => sum + count, 0);
+    this.out.warn(`${total} more events refused (${counts.map(([code, count]) => `${code} ×${count}`).join(', ')})`);
   }
 }

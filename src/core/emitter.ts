@@ -3,27 +3,21 @@
  * and its error goes to `onError` (the client logs it).
  */
 export class Emitter<Events extends object> {
-  private readonly listeners = new Map<keyof Events, Set<(payload: never) => void>>();
+  private readonly handlers: { [K in keyof Events]?: Set<(payload: Events[K]) => void> } = {};
 
   constructor(private readonly onError: (name: keyof Events, error: unknown) => void = () => {}) {}
 
+  /** Returns the function that unsubscribes `listener`. */
   on<K extends keyof Events>(name: K, listener: (payload: Events[K]) => void): () => void {
-    let set = this.listeners.get(name);
-    if (!set) this.listeners.set(name, (set = new Set()));
+    const set = (this.handlers[name] ??= new Set());
     set.add(listener);
-    return () => this.off(name, listener);
-  }
-
-  off<K extends keyof Events>(name: K, listener: (payload: Events[K]) => void): void {
-    this.listeners.get(name)?.delete(listener);
+    return () => set.delete(listener);
   }
 
   emit<K extends keyof Events>(name: K, payload: Events[K]): void {
-    const set = this.listeners.get(name);
-    if (!set) return;
-    for (const listener of set) {
+    for (const listener of this.handlers[name] ?? []) {
       try {
-        (listener as (payload: Events[K]) => void)(payload);
+        listener(payload);
       } catch (error) {
         // Listeners are user code: their errors never reach the SDK or the other listeners, but are told.
         try {

@@ -1,7 +1,7 @@
 import type { Logger, LogLevel } from '../types';
 
-const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
-const PREFIX = '[odp-sdk] ';
+/** The levels, least severe first: a level's rank is its index. */
+export const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 /** Distinct messages {@link SafeLogger.once} remembers: a host that makes endless new ones cannot grow memory. */
 const MAX_ONCE_KEYS = 100;
 
@@ -14,11 +14,13 @@ export class SafeLogger {
   private readonly secrets = new Set<string>();
   private readonly logged = new Set<string>();
 
+  /** `sink`: the host's logger, the console when none; an unknown `level` means 'warn'. */
   constructor(
-    private readonly sink: Logger,
+    private readonly sink: Logger = console,
     level: LogLevel,
   ) {
-    this.rank = RANK[level] ?? RANK.warn;
+    this.rank = LOG_LEVELS.indexOf(level);
+    if (this.rank < 0) this.rank = 2;
   }
 
   /** Masks `value` in every later line (API keys). */
@@ -28,13 +30,12 @@ export class SafeLogger {
 
   /** `text` with every registered secret masked: for messages that leave the SDK other than as log lines (errors). */
   redact(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) out = out.split(secret).join('***');
-    return out;
+    for (const secret of this.secrets) text = text.split(secret).join('***');
+    return text;
   }
 
   enabled(level: LogLevel): boolean {
-    return RANK[level] >= this.rank;
+    return LOG_LEVELS.indexOf(level) >= this.rank;
   }
 
   /**
@@ -44,28 +45,27 @@ export class SafeLogger {
   once(level: Exclude<LogLevel, 'silent'>, key: string, message: string): boolean {
     if (this.logged.has(key) || this.logged.size >= MAX_ONCE_KEYS) return false;
     this.logged.add(key);
-    this.write(level, message);
+    this.output(level, message);
     return true;
   }
 
   debug(message: string): void {
-    this.write('debug', message);
+    this.output('debug', message);
   }
   info(message: string): void {
-    this.write('info', message);
+    this.output('info', message);
   }
   warn(message: string): void {
-    this.write('warn', message);
+    this.output('warn', message);
   }
   error(message: string): void {
-    this.write('error', message);
+    this.output('error', message);
   }
 
-  private write(level: Exclude<LogLevel, 'silent'>, message: string): void {
-    if (RANK[level] < this.rank) return;
-    const line = this.redact(PREFIX + message);
+  private output(level: Exclude<LogLevel, 'silent'>, message: string): void {
+    if (!this.enabled(level)) return;
     try {
-      this.sink[level](line);
+      this.sink[level](this.redact(`[odp-sdk] ${message}`));
     } catch {
       // A broken logger must not break event delivery.
     }

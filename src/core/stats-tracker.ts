@@ -78,28 +78,14 @@ export class StatsTracker {
   }
 
   private leave(count: number, from: string): void {
-    if (from === 'inFlight') this.inFlight -= count;
-    else if (from === 'unconfirmed') this.unconfirmed -= count;
-    else this.queued -= count;
+    this[from === 'inFlight' || from === 'unconfirmed' ? from : 'queued'] -= count;
   }
 
   snapshot(): OdpStats {
-    const droppedByReason = { ...this.droppedBy };
+    // Every field but these two is a counter that stats() reports as it is.
+    const { droppedBy, rejectedBy, ...counts } = this;
     let dropped = 0;
-    for (const reason in droppedByReason) dropped += droppedByReason[reason as DropReason];
-    return {
-      accepted: this.accepted,
-      delivered: this.delivered,
-      dropped,
-      droppedByReason,
-      rejected: { ...this.rejectedBy },
-      pending: this.queued + this.inFlight,
-      queued: this.queued,
-      inFlight: this.inFlight,
-      unconfirmed: this.unconfirmed,
-      handedOver: this.handedOver,
-      requests: this.requests,
-      retries: this.retries,
-    };
+    for (const reason in droppedBy) dropped += droppedBy[reason as DropReason];
+    return { ...counts, dropped, droppedByReason: { ...droppedBy }, rejected: { ...rejectedBy }, pending: this.queued + this.inFlight };
   }
 }

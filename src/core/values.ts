@@ -3,12 +3,10 @@ export function utf8Length(text: string): number {
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (code < 0x800) bytes += 1;
-    else if (code <= 0xdbff && code >= 0xd800 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 2; // a surrogate pair: 4 bytes for 2 UTF-16 units
-      i++;
-    } else bytes += 2; // the rest of the BMP, and a lone surrogate (sent as U+FFFD): 3 bytes
+    // 2 bytes below U+0800, else 3 (a lone surrogate is sent as U+FFFD: 3 too)...
+    if (code >= 0x80) bytes += code < 0x800 ? 1 : 2;
+    // ...and a surrogate pair 4 for its 2 units: the low one adds nothing.
+    if (code >= 0xd800 && code < 0xdc00 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
   }
   return bytes;
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Emitter } from '../../src/core/emitter';
 import { SafeLogger } from '../../src/core/logger';
 import { StatsTracker } from '../../src/core/stats-tracker';
@@ -163,6 +163,16 @@ describe('SafeLogger', () => {
     expect(sink.lines[1]!.message).toBe('[odp-sdk] nothing to hide');
   });
 
+  it('no logger given: the console', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      new SafeLogger(undefined, 'warn').warn('to the console');
+      expect(warn).toHaveBeenCalledWith('[odp-sdk] to the console');
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('a logger that throws does not throw into the SDK', () => {
     const throwing = { debug: boom, info: boom, warn: boom, error: boom };
     const logger = new SafeLogger(throwing, 'debug');
@@ -197,16 +207,16 @@ describe('Emitter', () => {
     expect(seen).toEqual([1]);
   });
 
-  it('unsubscribe by the returned function or off(); emitting with no listeners is fine', () => {
+  it('unsubscribe by the returned function (twice is harmless); emitting with no listeners is fine', () => {
     const emitter = new Emitter<Events>();
     const seen: number[] = [];
     const listener = (n: number) => seen.push(n);
     const off = emitter.on('a', listener);
     emitter.on('a', (n) => seen.push(n * 10));
     off();
+    off();
     emitter.emit('a', 1);
     expect(seen).toEqual([10]);
-    emitter.off('b', () => {});
     expect(() => emitter.emit('b', 'x')).not.toThrow();
   });
 });

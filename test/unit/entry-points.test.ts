@@ -127,7 +127,7 @@ describe('entry points', () => {
     const withSegments = createInstance({ datafile: datafile(), logger, segments });
     expect(await withSegments.createUserContext('u')!.fetchQualifiedSegments()).toBe(true);
     const wrong = createInstance({ datafile: datafile(), logger, segments: {} as never });
-    expect(logger.text()).toMatch(/segments must be the segments export of 'odp-sdk\/segments'/);
+    expect(logger.text()).toMatch(/invalid config: segments must be the export of 'odp-sdk\/segments'; ignored/);
     expect(wrong.createUserContext('u')).toBeNull();
     for (const c of [client, withSegments, wrong]) await c.close({ timeoutMs: 0 });
   });

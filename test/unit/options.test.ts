@@ -34,7 +34,6 @@ describe('resolveOptions', () => {
       optOut: false,
       honorGlobalPrivacyControl: false,
       waitUntilTimeoutMs: 25_000,
-      logger: console,
       logLevel: 'warn',
       odp: DEFAULT_ODP,
     });
@@ -44,7 +43,7 @@ describe('resolveOptions', () => {
   it('a config that is not an object: defaults, and a problem', () => {
     for (const config of ['x', 5, null, [1]]) {
       const { options, problems } = resolveOptions(config as unknown as OdpClientConfig);
-      expect(problems).toEqual(['createInstance expects a config object']);
+      expect(problems).toEqual(['config must be an object; ignored']);
       expect(options.odp).toEqual(DEFAULT_ODP);
     }
   });
@@ -140,16 +139,16 @@ describe('resolveOptions', () => {
       odp: { disabled: 1 as unknown as boolean, allowInsecureHost: 'true' as unknown as boolean },
     });
     expect(problems).toEqual([
-      'datafile must be a JSON string or an object',
-      'sdkKey must be a non-empty string',
-      'datafileUrlTemplate must be a string containing {sdkKey}; using the default',
-      'logger must have debug, info, warn and error methods',
-      "logLevel must be one of debug, info, warn, error, silent; using 'warn'",
-      'odp.disabled must be a boolean; using false',
-      'odp.allowInsecureHost must be a boolean; using false',
+      'datafile must be a JSON string or an object; ignored',
+      'sdkKey must be a non-empty string; ignored',
+      'datafileUrlTemplate must be a string containing {sdkKey}; using https://cdn.optimizely.com/datafiles/{sdkKey}.json',
       'datafileUpdateIntervalMs must be an integer >= 0; using 300000',
       'closeTimeoutMs must be an integer >= 0; using 5000',
+      'logger must be an object with debug, info, warn, error methods; ignored',
+      'logLevel must be one of debug, info, warn, error, silent; using warn',
       'vuid must be a boolean; using false',
+      'odp.disabled must be a boolean; using false',
+      'odp.allowInsecureHost must be a boolean; using false',
     ]);
     expect(options).toMatchObject({
       datafile: undefined,
@@ -158,21 +157,22 @@ describe('resolveOptions', () => {
       datafileUpdateIntervalMs: 300_000,
       closeTimeoutMs: 5_000,
       vuid: false,
-      logger: console,
+      logger: undefined,
       logLevel: 'warn',
     });
     expect(options.odp.disabled).toBe(false);
     expect(options.odp.allowInsecureHost).toBe(false);
   });
 
-  it('odp that is not an object is ignored; a datafile array is not a datafile; a non-string template is refused', () => {
-    expect(resolveOptions({ odp: 'x' as never }).options.odp).toEqual(DEFAULT_ODP);
-    expect(resolveOptions({ odp: [] as never }).options.odp).toEqual(DEFAULT_ODP);
-    expect(resolveOptions({ datafile: [] as never }).problems).toEqual(['datafile must be a JSON string or an object']);
-    expect(resolveOptions({ datafileUrlTemplate: 5 as never }).problems).toEqual(['datafileUrlTemplate must be a string containing {sdkKey}; using the default']);
-    expect(resolveOptions({ sdkKey: 5 as never }).problems).toEqual(['sdkKey must be a non-empty string']);
-    expect(resolveOptions({ logger: null as never }).problems).toEqual(['logger must have debug, info, warn and error methods']);
-    expect(resolveOptions({ logger: { debug() {}, info() {}, warn() {}, error: 'x' } as never }).options.logger).toBe(console);
+  it('odp that is not an object is ignored, with a problem; a datafile array is not a datafile; a non-string template is refused', () => {
+    for (const odp of ['x', [], null]) {
+      expect(resolveOptions({ odp: odp as never })).toMatchObject({ options: { odp: DEFAULT_ODP }, problems: ['odp must be an object; ignored'] });
+    }
+    expect(resolveOptions({ datafile: [] as never }).problems).toEqual(['datafile must be a JSON string or an object; ignored']);
+    expect(resolveOptions({ datafileUrlTemplate: 5 as never }).problems).toEqual(['datafileUrlTemplate must be a string containing {sdkKey}; using https://cdn.optimizely.com/datafiles/{sdkKey}.json']);
+    expect(resolveOptions({ sdkKey: 5 as never }).problems).toEqual(['sdkKey must be a non-empty string; ignored']);
+    expect(resolveOptions({ logger: null as never }).problems).toEqual(['logger must be an object with debug, info, warn, error methods; ignored']);
+    expect(resolveOptions({ logger: { debug() {}, info() {}, warn() {}, error: 'x' } as never }).options.logger).toBeUndefined();
   });
 
   it('beforeSend, waitUntil, optOut, honorGlobalPrivacyControl and compression: bad values are refused with a problem', () => {
@@ -184,11 +184,11 @@ describe('resolveOptions', () => {
       odp: { compression: 'brotli' as never },
     });
     expect(problems).toEqual([
-      'beforeSend must be a function; events are sent unchanged',
-      'waitUntil must be a function',
-      "odp.compression must be 'gzip' or 'none'; using 'none'",
+      'beforeSend must be a function; ignored',
       'optOut must be a boolean; using false',
       'honorGlobalPrivacyControl must be a boolean; using false',
+      'waitUntil must be a function; ignored',
+      "odp.compression must be 'gzip' or 'none'; using none",
     ]);
     expect(options).toMatchObject({ beforeSend: undefined, waitUntil: undefined, optOut: false, honorGlobalPrivacyControl: false });
     expect(options.odp.compression).toBe('none');
@@ -214,15 +214,15 @@ describe('resolveOptions', () => {
       expect(at.warnings, name).toEqual([]);
       expect(at.options.odp[name as keyof typeof DEFAULT_ODP]).toBe(max);
       const above = resolveOptions({ odp: { [name]: max + 1 } });
-      expect(above.warnings).toEqual([`odp.${name} ${max + 1} is above its upper bound; using ${max}`]);
+      expect(above.warnings).toEqual([`odp.${name} must be <= ${max}, got ${max + 1}; using ${max}`]);
       expect(above.problems).toEqual([]);
       expect(above.options.odp[name as keyof typeof DEFAULT_ODP]).toBe(max);
     }
     const huge = resolveOptions({ odp: { batchSize: 1e9, maxEventBytes: 1e12 }, waitUntilTimeoutMs: 3_600_000 });
     expect(huge.warnings).toEqual([
-      'odp.batchSize 1000000000 is above its upper bound; using 500',
-      'odp.maxEventBytes 1000000000000 is above its upper bound; using 1048576',
-      'waitUntilTimeoutMs 3600000 is above its upper bound; using 900000',
+      'waitUntilTimeoutMs must be <= 900000, got 3600000; using 900000',
+      'odp.batchSize must be <= 500, got 1000000000; using 500',
+      'odp.maxEventBytes must be <= 1048576, got 1000000000000; using 1048576',
     ]);
     expect(huge.options.waitUntilTimeoutMs).toBe(900_000);
     // No bound but a timer's: a week of segments cache, and a close() deadline of days, are the host's business.
@@ -234,26 +234,43 @@ describe('resolveOptions', () => {
       apiHost: 'https://api.zaius.com',
       logLevl: 'info',
       batchSize: 50,
+      eventBatchSize: 50,
       eventFlushInterval: 100,
+      eventMaxQueueSize: 100,
+      updateInterval: 60_000,
+      publicKey: 'k',
+      odpOptions: {},
+      eventApiTimeout: 100,
+      bacthSize: 5,
       sdkkey: 'k',
       colour: 'blue',
-      odp: { batchsize: 20, flushInterval: 500, maxRetry: 3, queueSize: 5, compresion: 'gzip', sdkKey: 'x', toString: 1, constructor: 2 },
+      'odp.queueSize': 7,
+      odp: { batchsize: 20, flushInterval: 500, maxRetry: 3, queueSize: 5, compresion: 'gzip', sdkKey: 'x', segmentsCache: 5, toString: 1, constructor: 2 },
     } as never);
     expect(problems).toEqual([]);
     expect(warnings).toEqual([
-      'unknown option apiHost is ignored; did you mean datafileUrlTemplate?',
-      'unknown option logLevl is ignored; did you mean logLevel?',
-      'unknown option batchSize is ignored; did you mean odp.batchSize?',
-      'unknown option eventFlushInterval is ignored; did you mean odp.flushIntervalMs?',
-      'unknown option sdkkey is ignored; did you mean sdkKey?',
-      'unknown option colour is ignored',
-      'unknown option odp.batchsize is ignored; did you mean odp.batchSize?',
-      'unknown option odp.flushInterval is ignored; did you mean odp.flushIntervalMs?',
-      'unknown option odp.maxRetry is ignored; did you mean odp.maxRetries?',
-      'unknown option odp.compresion is ignored; did you mean odp.compression?',
-      'unknown option odp.sdkKey is ignored; did you mean sdkKey?',
-      'unknown option odp.toString is ignored',
-      'unknown option odp.constructor is ignored',
+      'unknown option odp.batchsize ignored; did you mean odp.batchSize?',
+      'unknown option odp.flushInterval ignored; did you mean odp.flushIntervalMs?',
+      'unknown option odp.maxRetry ignored; did you mean odp.maxRetries?',
+      'unknown option odp.compresion ignored; did you mean odp.compression?',
+      'unknown option odp.sdkKey ignored; did you mean sdkKey?',
+      'unknown option odp.segmentsCache ignored; did you mean odp.segmentsCacheSize?',
+      'unknown option odp.toString ignored',
+      'unknown option odp.constructor ignored',
+      'unknown option apiHost ignored; did you mean datafileUrlTemplate?',
+      'unknown option logLevl ignored; did you mean logLevel?',
+      'unknown option batchSize ignored; did you mean odp.batchSize?',
+      'unknown option eventBatchSize ignored; did you mean odp.batchSize?',
+      'unknown option eventFlushInterval ignored; did you mean odp.flushIntervalMs?',
+      'unknown option eventMaxQueueSize ignored; did you mean odp.queueSize?',
+      'unknown option updateInterval ignored; did you mean datafileUpdateIntervalMs?',
+      'unknown option publicKey ignored; did you mean sdkKey?',
+      'unknown option odpOptions ignored; did you mean odp?',
+      'unknown option eventApiTimeout ignored; did you mean odp.requestTimeoutMs?',
+      'unknown option bacthSize ignored; did you mean odp.batchSize?',
+      'unknown option sdkkey ignored; did you mean sdkKey?',
+      'unknown option colour ignored',
+      'unknown option odp.queueSize ignored; did you mean odp.queueSize?',
     ]);
     // Ignored means ignored: the known keys beside them still apply, the unknown ones do not.
     expect(options.odp.queueSize).toBe(5);
@@ -263,7 +280,7 @@ describe('resolveOptions', () => {
 
   it('logLevel in another case is taken; an unknown one says what it falls back to', () => {
     expect(resolveOptions({ logLevel: 'INFO' as never })).toMatchObject({ problems: [], options: { logLevel: 'info' } });
-    expect(resolveOptions({ logLevel: 'verbose' as never })).toMatchObject({ problems: ["logLevel must be one of debug, info, warn, error, silent; using 'warn'"], options: { logLevel: 'warn' } });
+    expect(resolveOptions({ logLevel: 'verbose' as never })).toMatchObject({ problems: ['logLevel must be one of debug, info, warn, error, silent; using warn'], options: { logLevel: 'warn' } });
   });
 
   it('with waitUntil, batches are cut at the end of the task: flushIntervalMs becomes 0', () => {
