@@ -56,7 +56,7 @@ describe('client: beforeSend', () => {
       `[odp-sdk] event refused: beforeSendFailed: beforeSend threw: boom${once}`,
       `[odp-sdk] event refused: beforeSendFailed: beforeSend threw: plain${once}`,
       `[odp-sdk] event refused: beforeSendFailed: beforeSend must return an event or null, got number${once}`,
-      `[odp-sdk] event refused: beforeSendFailed: beforeSend returned an invalid event: action must not be empty${once}`,
+      `[odp-sdk] event refused: beforeSendFailed: beforeSend returned an invalid event: action empty${once}`,
     ]);
     expect(client.stats()).toMatchObject({ accepted: 0, rejected: { filtered: 1, beforeSendFailed: 6 } });
     mode = 'pass';

@@ -38,7 +38,7 @@ describe('client: refusals, in order', () => {
     const error = client.sendOdpEvent({ action: '', identifiers: { fs_user_id: 'u' } });
     expect(error?.code).toBe('invalidAction');
     expect(client.stats().rejected).toEqual({ invalidAction: 1 });
-    expect(log.lines).toContainEqual({ level: 'debug', message: '[odp-sdk] event discarded: invalidAction: action must not be empty' });
+    expect(log.lines).toContainEqual({ level: 'debug', message: '[odp-sdk] event discarded: invalidAction: action empty' });
     const quiet = makeClient(undefined, { logLevel: 'info' });
     quiet.client.sendOdpEvent({ action: '', identifiers: {} });
     expect(quiet.log.text()).not.toMatch(/event discarded/);
@@ -701,8 +701,8 @@ describe('client: refusals and listener errors reach the log at the default leve
     client.sendOdpEvent(event(2));
     for (let i = 0; i < 1_000; i++) client.sendOdpEvent(event(i));
     expect(log.lines.map((l) => `${l.level}: ${l.message}`)).toEqual([
-      `warn: [odp-sdk] event refused: invalidData: data.when must be a string, number, boolean or null, got a Date${once}`,
-      `warn: [odp-sdk] event refused: invalidData: data.cart must be a string, number, boolean or null, got an object${once}`,
+      `warn: [odp-sdk] event refused: invalidData: data.when must be a string, finite number, boolean or null, got a Date${once}`,
+      `warn: [odp-sdk] event refused: invalidData: data.cart must be a string, finite number, boolean or null, got an object${once}`,
       `error: [odp-sdk] event refused: beforeSendFailed: beforeSend must return an event or null, got undefined${once}`,
       `warn: [odp-sdk] event refused: queueFull: queue full (odp.queueSize 2)${once}`,
     ]);

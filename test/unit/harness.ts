@@ -5,7 +5,7 @@
 import { vi } from 'vitest';
 import { captureLogger, type CapturedLogger } from '../support/helpers';
 import { Client } from '../../src/client/odp-client';
-import { DatafileManager, type DatafileSource } from '../../src/datafile/datafile-manager';
+import { createDatafileManager, type DatafileManager, type DatafileSource } from '../../src/datafile/datafile-manager';
 import type { ParsedDatafile } from '../../src/datafile/parse-datafile';
 import { Emitter } from '../../src/core/emitter';
 import { SafeLogger } from '../../src/core/logger';
@@ -478,7 +478,7 @@ export function makeDatafileManager(source: Partial<DatafileSource> = {}): {
   const transport = new FakeTransport();
   const log = captureLogger();
   const taken: ParsedDatafile[] = [];
-  const manager = new DatafileManager(
+  const manager = createDatafileManager(
     { urlTemplate: 'https://cdn.test/{sdkKey}.json', updateIntervalMs: 0, requestTimeoutMs: 1_000, allowInsecureHost: false, ...source },
     transport,
     clock.schedule,
