@@ -30,7 +30,7 @@ describe('client: refusals, in order', () => {
     expect(none.client.sendOdpEvent(event())?.code).toBe('odpNotIntegrated');
     expect(none.client.sendOdpEvent(event())?.message).toBe('no ODP host and publicKey in the datafile');
     expect(none.client.stats().rejected).toEqual({ odpNotIntegrated: 2 });
-    expect(none.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP is not integrated: the datafile has no ODP integration' });
+    expect(none.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP not integrated: datafile has no ODP integration' });
   });
 
   it('bad input: the validation error, counted, logged at debug', () => {
@@ -356,7 +356,7 @@ describe('client: datafile', () => {
     expect(holds.taken).toBe(1); // without a timeout it would hold for ever: no hold
     await clock.advance(3_000);
     expect(await rejected).toBe(
-      'odp-sdk: no valid datafile within 3000 ms; fetching the datafile from http://127.0.0.1:9/bad.json failed with status 403 (is the sdkKey right, and its datafile published?)',
+      'odp-sdk: no valid datafile within 3000 ms; datafile http://127.0.0.1:9/bad.json failed: status 403 (wrong sdkKey?)',
     );
     expect(holds).toEqual({ taken: 1, released: 1 });
 
