@@ -24,7 +24,7 @@ export function parseDatafile(input: unknown, allowInsecureHost: boolean): Parse
     if (!isRecord(json)) return 'not a JSON object';
     const integrations = json.integrations;
     if (integrations !== undefined && !Array.isArray(integrations)) return '"integrations" is not an array';
-    const odp = readOdp((integrations ?? []).find((item: unknown) => (item as { key?: unknown } | null)?.key === 'odp'), allowInsecureHost);
+    const odp = readOdp(integrations?.find((item: unknown) => (item as { key?: unknown } | null)?.key === 'odp'), allowInsecureHost);
     const problem = typeof odp === 'string';
     return {
       revision: typeof json.revision === 'string' ? json.revision : null,
@@ -44,17 +44,15 @@ export function parseDatafile(input: unknown, allowInsecureHost: boolean): Parse
  * must be https; plain http only on loopback, or when the user opted in.
  */
 function readOdp(entry: unknown, allowInsecureHost: boolean): OdpSettings | string {
-  if (!entry) return 'datafile has no ODP integration';
-  const { host, publicKey } = entry as { host?: unknown; publicKey?: unknown };
-  if (typeof host !== 'string' || !host || typeof publicKey !== 'string' || !publicKey) return 'ODP integration lacks host or publicKey';
-  let url: URL;
+  const { host, publicKey } = (entry ?? {}) as { host?: unknown; publicKey?: unknown };
+  if (typeof host !== 'string' || !host || typeof publicKey !== 'string' || !publicKey) return 'no ODP integration with host and publicKey';
   try {
-    url = new URL(host);
+    const url = new URL(host);
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && (allowInsecureHost || LOOPBACK.test(url.hostname)))) {
+      return { host: host.replace(/\/+$/, ''), publicKey };
+    }
   } catch {
-    return `ODP host ${JSON.stringify(host)} is not a URL`;
+    // Not a URL at all: refused below, like any host that is not https.
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (allowInsecureHost || LOOPBACK.test(url.hostname)))) {
-    return `ODP host ${JSON.stringify(host)} needs https: or odp.allowInsecureHost`;
-  }
-  return { host: host.replace(/\/+$/, ''), publicKey };
+  return `ODP host ${JSON.stringify(host)} is not an https URL (http needs odp.allowInsecureHost)`;
 }

@@ -51,7 +51,7 @@ export class OdpError extends Error {
  */
 export function isOdpError(value: unknown): value is OdpError {
   // This copy's errors carry the brand too (on the prototype).
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  return (value as Record<symbol, unknown> | null | undefined)?.[BRAND] === true;
 }
 
 /**

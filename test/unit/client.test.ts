@@ -30,7 +30,7 @@ describe('client: refusals, in order', () => {
     expect(none.client.sendOdpEvent(event())?.code).toBe('odpNotIntegrated');
     expect(none.client.sendOdpEvent(event())?.message).toBe('no ODP host and publicKey in the datafile');
     expect(none.client.stats().rejected).toEqual({ odpNotIntegrated: 2 });
-    expect(none.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP not integrated: datafile has no ODP integration' });
+    expect(none.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP not integrated: no ODP integration with host and publicKey' });
   });
 
   it('bad input: the validation error, counted, logged at debug', () => {

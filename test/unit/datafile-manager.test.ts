@@ -28,7 +28,7 @@ describe('DatafileManager', () => {
     const noOdp = makeDatafileManager({ datafile: {} });
     noOdp.manager.start();
     expect(noOdp.taken).toHaveLength(1);
-    expect(noOdp.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP not integrated: datafile has no ODP integration' });
+    expect(noOdp.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP not integrated: no ODP integration with host and publicKey' });
   });
 
   it('fetches the sdkKey URL (encoded), then polls with conditional headers', async () => {

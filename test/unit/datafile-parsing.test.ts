@@ -30,11 +30,11 @@ describe('parseDatafile', () => {
   });
 
   it('valid without a usable ODP integration: odp null and the problem', () => {
-    expect(parseDatafile({}, false)).toEqual({ revision: null, odp: null, odpProblem: 'datafile has no ODP integration', json: {} });
-    expect(parseDatafile({ revision: 5, integrations: [null, 'x', { key: 'other' }] }, false)).toMatchObject({ revision: null, odpProblem: 'datafile has no ODP integration' });
-    const lacks = 'ODP integration lacks host or publicKey';
+    const none = 'no ODP integration with host and publicKey';
+    expect(parseDatafile({}, false)).toEqual({ revision: null, odp: null, odpProblem: none, json: {} });
+    expect(parseDatafile({ revision: 5, integrations: [null, 'x', { key: 'other' }] }, false)).toMatchObject({ revision: null, odpProblem: none });
     for (const [host, key] of [[undefined, 'pk'], ['', 'pk'], ['https://x', ''], ['https://x', 5], [5, 'pk']]) {
-      expect(parseDatafile(odp(host, key), false)).toMatchObject({ odp: null, odpProblem: lacks, revision: '3' });
+      expect(parseDatafile(odp(host, key), false)).toMatchObject({ odp: null, odpProblem: none, revision: '3' });
     }
   });
 
@@ -52,12 +52,13 @@ describe('parseDatafile', () => {
     for (const remote of ['http://example.com', 'http://127.0.0.1.evil.com', 'http://localhost.evil.com', 'http://evil-localhost', 'http://10.0.0.1']) {
       expect(host(remote).odp, remote).toBeNull();
       expect(host(remote).odpProblem).toBe(
-        `ODP host ${JSON.stringify(remote)} needs https: or odp.allowInsecureHost`,
+        `ODP host ${JSON.stringify(remote)} is not an https URL (http needs odp.allowInsecureHost)`,
       );
       expect(host(remote, true).odp, remote).not.toBeNull();
     }
     expect(host('ftp://localhost', true).odp).toBeNull();
-    expect(host('not a url').odpProblem).toBe('ODP host "not a url" is not a URL');
+    expect(host('not a url').odpProblem).toBe('ODP host "not a url" is not an https URL (http needs odp.allowInsecureHost)');
+    expect(host('ftp://a.test', true).odpProblem).toBe('ODP host "ftp://a.test" is not an https URL (http needs odp.allowInsecureHost)');
   });
 });
 
