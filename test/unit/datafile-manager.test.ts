@@ -163,6 +163,23 @@ describe('DatafileManager', () => {
     expect(taken).toHaveLength(1);
     expect(clock.pending).toBe(0);
 
+    // A poll that is waiting for its time is cancelled.
+    const waiting = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 1_000 });
+    waiting.transport.answer({ status: 200, body: good });
+    waiting.manager.start();
+    await settle();
+    expect(waiting.clock.pending).toBe(1);
+    waiting.manager.stop();
+    expect(waiting.clock.pending).toBe(0);
+
+    // Stopped by whoever took the datafile (a listener that closes the client): no poll scheduled.
+    const closing = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 1_000 }, (manager) => manager.stop());
+    closing.transport.answer({ status: 200, body: good });
+    closing.manager.start();
+    await settle();
+    expect(closing.taken).toHaveLength(1);
+    expect(closing.clock.pending).toBe(0);
+
     const failing = makeDatafileManager({ sdkKey: 'k' });
     failing.transport.answer('hang');
     failing.manager.start();

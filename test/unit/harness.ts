@@ -466,8 +466,8 @@ export function makeJournal(
 // ---------------------------------------------------------------------------------------------
 // Datafile manager and segments manager
 
-/** The datafile manager with a fake clock and transport; `taken` collects what it hands on. */
-export function makeDatafileManager(source: Partial<DatafileSource> = {}): {
+/** The datafile manager with a fake clock and transport; `taken` collects what it hands on, then `onTaken` runs. */
+export function makeDatafileManager(source: Partial<DatafileSource> = {}, onTaken?: (manager: DatafileManager) => void): {
   manager: DatafileManager;
   clock: FakeClock;
   transport: FakeTransport;
@@ -483,7 +483,10 @@ export function makeDatafileManager(source: Partial<DatafileSource> = {}): {
     transport,
     clock.schedule,
     new SafeLogger(log, 'debug'),
-    (parsed) => taken.push(parsed),
+    (parsed) => {
+      taken.push(parsed);
+      onTaken?.(manager);
+    },
   );
   return { manager, clock, transport, log, taken };
 }
