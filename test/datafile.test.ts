@@ -36,11 +36,11 @@ describe('datafile', { timeout: 60_000 }, () => {
 
   test('the real datafiles parse, ODP settings read, the rest ignored', () => {
     const odp = parseDatafile(readFixture('real/optimizely-go-sdk-odp-datafile.json'), false);
-    assert.ok(!(odp instanceof Error));
+    assert.ok(typeof odp !== 'string', String(odp));
     assert.equal(odp.odp?.host, 'https://api.zaius.com');
     assert.ok(odp.odp?.publicKey);
     const decide = parseDatafile(readFixture('real/optimizely-go-sdk-decide-datafile.json'), false);
-    assert.ok(!(decide instanceof Error));
+    assert.ok(typeof decide !== 'string', String(decide));
     assert.ok(decide.odp?.publicKey && decide.odp.publicKey !== odp.odp?.publicKey);
   });
 

@@ -91,7 +91,7 @@ describe('how a Node process ends', { timeout: 2 * 60_000 }, () => {
     assert.equal(run.code, 0, run.stderr);
     assert.ok(run.ms < 10_000, `ended in ${run.ms} ms: the minute-long summary timer must not hold it`);
     assert.deepEqual(run.stderr.trim().split('\n'), [
-      'warn: [odp-sdk] event refused: invalidData: data.when must be a string, number, boolean or null, got a Date',
+      'warn: [odp-sdk] event refused: invalidData: data.when must be a string, finite number, boolean or null, got a Date',
       'warn: [odp-sdk] 24 more events refused (invalidData ×24)',
     ]);
     assert.equal(collector.stats().requests, 0);

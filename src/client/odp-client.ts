@@ -1,7 +1,7 @@
 import { Emitter } from '../core/emitter';
 import { SafeLogger } from '../core/logger';
 import type { ParsedDatafile } from '../datafile/parse-datafile';
-import { DatafileManager } from '../datafile/datafile-manager';
+import { createDatafileManager, type DatafileManager } from '../datafile/datafile-manager';
 import { Dispatcher, maxSlots } from '../dispatcher/dispatcher';
 import { buildEvent, type BuildContext, type RawEvent } from '../event/build-event';
 import { odpError, OdpError, type OdpErrorCode } from '../event/odp-error';
@@ -126,7 +126,7 @@ export class Client implements OdpClient {
       () => platform.createTransport({ maxSockets: SEGMENTS_MAX_SOCKETS }),
       this.logger,
     );
-    this.datafiles = new DatafileManager(
+    this.datafiles = createDatafileManager(
       {
         datafile: options.datafile,
         sdkKey: options.sdkKey,

@@ -1,4 +1,5 @@
 import type { OdpSettings } from '../types';
+import { isRecord } from '../core/values';
 
 /** What the SDK takes from a datafile. */
 export interface ParsedDatafile {
@@ -14,58 +15,44 @@ export interface ParsedDatafile {
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
 /**
- * Reads a datafile given as JSON text or an object. Returns an Error (never throws) when it
+ * Reads a datafile given as JSON text or an object. Returns why (a string; never throws) when it
  * is not a datafile at all; a datafile without a usable ODP integration is still valid.
  */
-export function parseDatafile(input: unknown, allowInsecureHost: boolean): ParsedDatafile | Error {
+export function parseDatafile(input: unknown, allowInsecureHost: boolean): ParsedDatafile | string {
   try {
-    return readDatafile(input, allowInsecureHost);
-  } catch {
-    // A datafile object from the host can throw when read (a getter, a proxy): a bad datafile, not a crash.
-    return new Error('the datafile could not be read (a property threw)');
+    const json: unknown = typeof input === 'string' ? JSON.parse(input) : input;
+    if (!isRecord(json)) return 'not a JSON object';
+    const integrations = json.integrations;
+    if (integrations !== undefined && !Array.isArray(integrations)) return '"integrations" is not an array';
+    const odp = readOdp(integrations?.find((item: unknown) => (item as { key?: unknown } | null)?.key === 'odp'), allowInsecureHost);
+    const problem = typeof odp === 'string';
+    return {
+      revision: typeof json.revision === 'string' ? json.revision : null,
+      odp: problem ? null : odp,
+      odpProblem: problem ? odp : null,
+      json,
+    };
+  } catch (error) {
+    // Parsed JSON text has no getters, so text can only fail to parse; an object from the host can
+    // throw when read (a getter, a proxy): a bad datafile, not a crash.
+    return typeof input === 'string' ? `not valid JSON (${(error as Error).message})` : 'a property threw';
   }
 }
 
-function readDatafile(input: unknown, allowInsecureHost: boolean): ParsedDatafile | Error {
-  let json: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      json = JSON.parse(input);
-    } catch (error) {
-      return new Error(`the datafile is not valid JSON (${(error as Error).message})`);
+/**
+ * The usable ODP settings of the datafile's `odp` integration, or why there are none. ODP hosts
+ * must be https; plain http only on loopback, or when the user opted in.
+ */
+function readOdp(entry: unknown, allowInsecureHost: boolean): OdpSettings | string {
+  const { host, publicKey } = (entry ?? {}) as { host?: unknown; publicKey?: unknown };
+  if (typeof host !== 'string' || !host || typeof publicKey !== 'string' || !publicKey) return 'no ODP integration with host and publicKey';
+  try {
+    const url = new URL(host);
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && (allowInsecureHost || LOOPBACK.test(url.hostname)))) {
+      return { host: host.replace(/\/+$/, ''), publicKey };
     }
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    return new Error('the datafile must be a JSON object');
-  }
-  const datafile = json as Record<string, unknown>;
-  const integrations = datafile.integrations;
-  if (integrations !== undefined && !Array.isArray(integrations)) {
-    return new Error('the datafile\'s "integrations" must be an array');
-  }
-  const revision = typeof datafile.revision === 'string' ? datafile.revision : null;
-  const entry: unknown = (integrations ?? []).find(
-    (item: unknown) => typeof item === 'object' && item !== null && (item as { key?: unknown }).key === 'odp',
-  );
-  if (!entry) return { revision, odp: null, odpProblem: 'the datafile has no ODP integration', json: datafile };
-  const { host, publicKey } = entry as { host?: unknown; publicKey?: unknown };
-  if (typeof host !== 'string' || host === '' || typeof publicKey !== 'string' || publicKey === '') {
-    return { revision, odp: null, odpProblem: 'the datafile\'s ODP integration lacks a host or public key', json: datafile };
-  }
-  const problem = checkHost(host, allowInsecureHost);
-  if (problem) return { revision, odp: null, odpProblem: problem, json: datafile };
-  return { revision, odp: { host: host.replace(/\/+$/, ''), publicKey }, odpProblem: null, json: datafile };
-}
-
-/** ODP hosts must be https; plain http only on loopback, or when the user opted in. */
-function checkHost(host: string, allowInsecureHost: boolean): string | null {
-  let url: URL;
-  try {
-    url = new URL(host);
   } catch {
-    return `the datafile's ODP host ${JSON.stringify(host)} is not a URL`;
+    // Not a URL at all: refused below, like any host that is not https.
   }
-  if (url.protocol === 'https:') return null;
-  if (url.protocol === 'http:' && (allowInsecureHost || LOOPBACK.test(url.hostname))) return null;
-  return `the datafile's ODP host ${JSON.stringify(host)} must use https: (http only on loopback or with odp.allowInsecureHost)`;
+  return `ODP host ${JSON.stringify(host)} is not an https URL (http needs odp.allowInsecureHost)`;
 }

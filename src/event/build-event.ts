@@ -1,21 +1,26 @@
 import { SDK_NAME, SDK_VERSION } from '../meta';
 import type { OdpDataValue, OdpWireEvent } from '../types';
 import { utf8Length } from '../core/values';
-import { odpError, OdpError, type OdpErrorCode } from './odp-error';
+import { odpError, type OdpError } from './odp-error';
 
-const DEFAULT_TYPE = 'fullstack';
 const FS_USER_ID = 'fs_user_id';
 /** Bytes of JSON around an event's own keys and values (field names, quotes, defaults). */
 const FRAME_BYTES = 256;
 /** JSON escaping and UTF-8 can grow a string at most sixfold (`\u0001` is six bytes). */
 const WORST_GROWTH = 6;
+/** A UUID's length: the id the caller assigns after validation counts in the size check. */
+const ID_CHARS = 36;
 
 type Field = 'identifiers' | 'type' | 'action' | 'data';
-const CODES: Record<Field, OdpErrorCode> = { identifiers: 'invalidIdentifiers', type: 'invalidType', action: 'invalidAction', data: 'invalidData' };
 
-/** The error for a bad field: its code, and a message that starts with the field's name. */
+/** The error for a bad field: its code (`invalidIdentifiers`, ...), and a message that starts with the field's name. */
 function invalid(field: Field, problem: string): OdpError {
-  return odpError(CODES[field], field + problem);
+  return odpError(`invalid${(field[0]!.toUpperCase() + field.slice(1)) as Capitalize<Field>}`, field + problem);
+}
+
+/** `field must be what, got value`; `key` (`.name`) names an entry of the field. */
+function mustBe(field: Field, what: string, value: unknown, key = ''): OdpError {
+  return invalid(field, `${key} must be ${what}, got ${describe(value)}`);
 }
 
 /** What validation needs besides the input. */
@@ -25,9 +30,6 @@ export interface BuildContext {
   vuid: string | null;
 }
 
-/** A UUID's length: the id the caller assigns after validation counts in the size check. */
-const ID_CHARS = 36;
-
 /** The parts of an event, as given in either call form. */
 export interface RawEvent {
   type: unknown;
@@ -35,7 +37,6 @@ export interface RawEvent {
   identifiers: unknown;
   data: unknown;
 }
-
 
 /**
  * Validates one event and builds its wire form with the default data, or returns the
@@ -50,46 +51,33 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
     // Characters of keys and values: a cheap bound that spares most events an exact measure.
     let chars = 0;
     const identifiers: Record<string, string> = {};
-    const input = raw.identifiers;
-    const entries = entriesOf(input);
-    if (!entries) {
-      return invalid(field, input === undefined || input === null ? ' are required, e.g. { fs_user_id: "user123" }' : ` must be an object of strings, got ${describe(input)}`);
-    }
-    let count = 0;
-    let userIdKey: string | undefined;
+    const entries = entriesOf(field, raw.identifiers);
+    if (!Array.isArray(entries)) return entries;
     for (let i = 0; i < entries.length; i += 2) {
-      const rawKey = checkKey(field, entries[i]);
-      if (typeof rawKey !== 'string') return rawKey;
+      const rawKey = entries[i] as string;
       const value = entries[i + 1];
-      if (typeof value !== 'string') return invalid(field, `.${rawKey} must be a string, got ${describe(value)}`);
+      if (typeof value !== 'string') return mustBe(field, 'a string', value, '.' + rawKey);
       if (value === '') continue; // an empty identifier identifies nobody
-      const key = normaliseIdentifierKey(rawKey);
-      if (key === FS_USER_ID) {
-        // Only fs_user_id has several spellings, so only it can arrive twice.
-        if (userIdKey !== undefined) {
-          if (identifiers.fs_user_id === value) continue;
-          return invalid(field, `.${rawKey} conflicts with another spelling of ${FS_USER_ID}`);
-        }
-        userIdKey = rawKey;
+      // `FS-USER-ID`, `FS_USER_ID`, `fs-user-id` and every other case become `fs_user_id`.
+      const key = rawKey !== FS_USER_ID && rawKey.length === FS_USER_ID.length && rawKey.toLowerCase().replace(/-/g, '_') === FS_USER_ID ? FS_USER_ID : rawKey;
+      // Only fs_user_id has several spellings, so only it can arrive twice (keys are unique).
+      if (key === FS_USER_ID && identifiers[key] !== undefined && identifiers[key] !== value) {
+        return invalid(field, `.${rawKey} conflicts with ${FS_USER_ID}`);
       }
-      count++;
       identifiers[key] = value;
       chars += key.length + value.length;
     }
-    if (count === 0) return invalid(field, ' need at least one non-empty value');
+    // Every value kept is non-empty, so no characters means no identifier.
+    if (!chars) return invalid(field, ' empty');
 
     field = 'type';
     const type = raw.type;
-    if (type !== undefined && type !== null && typeof type !== 'string') {
-      return invalid(field, ` must be a string, got ${describe(type)}`);
-    }
+    if (type != null && typeof type !== 'string') return mustBe(field, 'a string', type);
 
     field = 'action';
     const action = raw.action;
-    if (typeof action !== 'string') {
-      return invalid(field, action === undefined || action === null ? ' is required' : ` must be a string, got ${describe(action)}`);
-    }
-    if (action.trim() === '') return invalid(field, ' must not be empty');
+    if (typeof action !== 'string') return mustBe(field, 'a string', action);
+    if (!action.trim()) return invalid(field, ' empty');
 
     field = 'data';
     const data: Record<string, OdpDataValue> = {
@@ -99,28 +87,16 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
       data_source_version: SDK_VERSION,
     };
     const dataInput = raw.data;
-    if (dataInput !== undefined && dataInput !== null) {
-      const pairs = entriesOf(dataInput);
-      if (!pairs) return invalid(field, ` must be an object, got ${describe(dataInput)}`);
+    if (dataInput != null) {
+      const pairs = entriesOf(field, dataInput);
+      if (!Array.isArray(pairs)) return pairs;
       for (let i = 0; i < pairs.length; i += 2) {
-        const key = checkKey(field, pairs[i]);
-        if (typeof key !== 'string') return key;
+        const key = pairs[i] as string;
         const value = pairs[i + 1];
-        switch (typeof value) {
-          case 'string':
-            chars += value.length;
-            break;
-          case 'number':
-            if (!Number.isFinite(value)) return invalid(field, `.${key} must be a finite number, got ${value}`);
-            chars += 24;
-            break;
-          case 'boolean':
-            chars += 5;
-            break;
-          default:
-            if (value !== null) return invalid(field, `.${key} must be a string, number, boolean or null, got ${describe(value)}`);
-            chars += 4;
-        }
+        if (typeof value === 'string') chars += value.length;
+        // 24 characters hold any number's JSON, and true, false and null.
+        else if (value === null || typeof value === 'boolean' || Number.isFinite(value)) chars += 24;
+        else return mustBe(field, 'a string, finite number, boolean or null', value, '.' + key);
         chars += key.length;
         data[key] = value as OdpDataValue;
       }
@@ -131,87 +107,61 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
       chars += 4 + ctx.vuid.length;
     }
     // Measured as it will be sent: the vuid and the defaults are in, the id is counted below.
-    const event: OdpWireEvent = { type: type || DEFAULT_TYPE, action, identifiers, data };
+    const event: OdpWireEvent = { type: type || 'fullstack', action, identifiers, data };
     chars += event.type.length + action.length + ID_CHARS;
     if (chars * WORST_GROWTH + FRAME_BYTES > ctx.maxEventBytes) {
       // Only events that could be too large pay for an exact measure.
       const bytes = utf8Length(JSON.stringify(event)) + (data.idempotence_id === '' ? ID_CHARS : 0);
-      if (bytes > ctx.maxEventBytes) {
-        return odpError('eventTooLarge', `event is ${bytes} bytes of JSON, more than maxEventBytes (${ctx.maxEventBytes})`);
-      }
+      if (bytes > ctx.maxEventBytes) return odpError('eventTooLarge', `event of ${bytes} bytes exceeds maxEventBytes (${ctx.maxEventBytes})`);
     }
     return event;
   } catch (error) {
-    return invalid(field, ` could not be read: ${errorMessage(error)}`);
+    let why = 'unknown error';
+    try {
+      why = error instanceof Error ? error.message : String(error);
+    } catch {
+      // An error whose message cannot be read either: the field is still named.
+    }
+    return invalid(field, ` unreadable: ${why}`);
   }
-}
-
-/** `FS-USER-ID`, `FS_USER_ID`, `fs-user-id` and every other case become `fs_user_id`. */
-function normaliseIdentifierKey(key: string): string {
-  if (key.length !== FS_USER_ID.length || key === FS_USER_ID) return key;
-  return key.toLowerCase().replace(/-/g, '_') === FS_USER_ID ? FS_USER_ID : key;
-}
-
-/** Keys must be non-empty strings, and never `__proto__` (it would set the prototype). */
-function checkKey(field: Field, key: unknown): string | OdpError {
-  if (typeof key !== 'string' || key === '') return invalid(field, ` has an invalid key ${describe(key)}`);
-  return key === '__proto__' ? invalid(field, ' must not have the key "__proto__"') : key;
 }
 
 /**
  * The entries of a plain object (own enumerable keys, read by key) or of a Map, as one flat
- * array of keys and values: no array per entry, no callback per event on the hot path. Null for
- * anything else (class instances, Dates, arrays, ...). A getter that throws throws here, inside
- * buildEvent's guard.
+ * array of keys and values: no array per entry, no callback per event on the hot path; or the
+ * error when `input` is anything else (class instances, Dates, arrays, ...) or has a key that is
+ * not a non-empty string or is `__proto__` (it would set the prototype). A getter that throws
+ * throws here, inside buildEvent's guard.
  */
-function entriesOf(input: unknown): unknown[] | null {
+function entriesOf(field: Field, input: unknown): unknown[] | OdpError {
+  let out: unknown[];
   if (input instanceof Map) {
-    const out: unknown[] = [];
+    out = [];
     for (const [key, value] of input) out.push(key, value);
-    return out;
+  } else {
+    // Arrays, Dates and class instances have another prototype.
+    const proto: unknown = input == null ? undefined : Object.getPrototypeOf(input);
+    if (proto !== Object.prototype && proto !== null) return mustBe(field, 'an object', input);
+    const keys = Object.keys(input as object);
+    out = new Array<unknown>(keys.length * 2);
+    for (let i = 0; i < keys.length; i++) {
+      out[2 * i] = keys[i];
+      out[2 * i + 1] = (input as Record<string, unknown>)[keys[i]!];
+    }
   }
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return null;
-  const proto: unknown = Object.getPrototypeOf(input);
-  if (proto !== Object.prototype && proto !== null) return null;
-  const object = input as Record<string, unknown>;
-  const keys = Object.keys(object);
-  const out = new Array<unknown>(keys.length * 2);
-  for (let i = 0; i < keys.length; i++) {
-    out[2 * i] = keys[i];
-    out[2 * i + 1] = object[keys[i]!];
+  for (let i = 0; i < out.length; i += 2) {
+    const key = out[i];
+    if (typeof key !== 'string' || key === '' || key === '__proto__') return invalid(field, ` has an invalid key ${describe(key)}`);
   }
   return out;
 }
 
 function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof Map) return 'a Map';
-  if (value instanceof Date) return 'a Date';
-  switch (typeof value) {
-    case 'string':
-      return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-      return `${typeof value} ${String(value)}`;
-    case 'undefined':
-      return 'undefined';
-    case 'symbol':
-      return 'a symbol';
-    case 'function':
-      return 'a function';
-    default:
-      return 'an object';
-  }
-}
-
-function errorMessage(error: unknown): string {
-  try {
-    return error instanceof Error ? error.message : String(error);
-  } catch {
-    return 'unknown error';
-  }
+  const type = typeof value;
+  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  if (type === 'number' || type === 'boolean' || type === 'bigint') return `${type} ${value as number}`;
+  if (type !== 'object') return type === 'undefined' ? type : `a ${type}`; // a symbol, a function
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : value instanceof Map ? 'a Map' : value instanceof Date ? 'a Date' : 'an object';
 }
 
 /**

@@ -43,14 +43,15 @@ export class OdpError extends Error {
     this.code = code;
   }
 }
-Object.defineProperty(OdpError.prototype, BRAND, { value: true });
+(OdpError.prototype as unknown as Record<symbol, boolean>)[BRAND] = true;
 
 /**
  * Whether `value` is an {@link OdpError}, from this copy of the SDK or another one (ESM and CJS
  * builds loaded side by side, two bundles on a page), where `instanceof` would say false.
  */
 export function isOdpError(value: unknown): value is OdpError {
-  return value instanceof OdpError || (typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true);
+  // This copy's errors carry the brand too (on the prototype).
+  return (value as Record<symbol, unknown> | null | undefined)?.[BRAND] === true;
 }
 
 /**
@@ -61,9 +62,7 @@ export function isOdpError(value: unknown): value is OdpError {
 export function odpError(code: OdpErrorCode, message: string): OdpError {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
-  try {
-    return new OdpError(code, message);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+  const error = new OdpError(code, message); // cannot throw: nothing to restore in a finally
+  Error.stackTraceLimit = limit;
+  return error;
 }

@@ -257,9 +257,9 @@ describe('the packed package in real runtimes', { timeout: 120_000 }, () => {
         runWrongKey(process.execPath, [file], `${refusingUrl}/404/{sdkKey}.json`),
         runWrongKey(process.execPath, [file], `http://127.0.0.1:${deadPort}/{sdkKey}.json`),
       ]);
-      assert.match(forbidden, new RegExp(`fetching the datafile from ${refusingUrl}/403/WrongKey\\.json failed with status 403`));
-      assert.match(notFound, new RegExp(`fetching the datafile from ${refusingUrl}/404/WrongKey\\.json failed with status 404`));
-      assert.match(unreachable, new RegExp(`fetching the datafile from http://127\\.0\\.0\\.1:${deadPort}/WrongKey\\.json failed: .*ECONNREFUSED`));
+      assert.match(forbidden, new RegExp(`datafile ${refusingUrl}/403/WrongKey\\.json failed: status 403`));
+      assert.match(notFound, new RegExp(`datafile ${refusingUrl}/404/WrongKey\\.json failed: status 404`));
+      assert.match(unreachable, new RegExp(`datafile http://127\\.0\\.0\\.1:${deadPort}/WrongKey\\.json failed: .*ECONNREFUSED`));
     });
   }
 
@@ -270,7 +270,7 @@ describe('the packed package in real runtimes', { timeout: 120_000 }, () => {
       runWrongKey(join(BIN, 'bun'), ['--no-install', 'wrong-key.mjs'], template),
       runWrongKey(join(BIN, 'deno'), ['run', ...DENO_PERMISSIONS, 'wrong-key.mjs'], template),
     ]);
-    for (const caught of [bun, deno]) assert.match(caught, /WrongKey\.json failed with status 404/);
+    for (const caught of [bun, deno]) assert.match(caught, /WrongKey\.json failed: status 404/);
   });
 
   test('Bun runs examples/bun: worker build, every event once, the process ends by itself', async () => {
@@ -443,7 +443,7 @@ try {
     const { code, stdout, stderr } = await run(process.execPath, ['lambda-wrong-key.mjs'], { ODP_DATAFILE_URL_TEMPLATE: `${refusingUrl}/403/{sdkKey}.json` });
     assert.equal(code, 0, stderr);
     const outcome = JSON.parse(stdout.trim().split('\n').at(-1)!) as { rejected?: string; afterMs: number };
-    assert.match(outcome.rejected ?? '', /no valid datafile within 3000 ms; fetching the datafile from .*\/403\/RuntimeKey\.json failed with status 403/);
+    assert.match(outcome.rejected ?? '', /no valid datafile within 3000 ms; datafile .*\/403\/RuntimeKey\.json failed: status 403/);
     assert.ok(outcome.afterMs >= 2_990 && outcome.afterMs < 6_000, `rejected after ${outcome.afterMs} ms`);
   });
 

@@ -55,7 +55,7 @@ describe('client: beforeSend', () => {
       `[odp-sdk] event refused: beforeSendFailed: beforeSend threw: boom`,
       `[odp-sdk] event refused: beforeSendFailed: beforeSend threw: plain`,
       `[odp-sdk] event refused: beforeSendFailed: beforeSend must return an event or null, got number`,
-      `[odp-sdk] event refused: beforeSendFailed: beforeSend returned an invalid event: action must not be empty`,
+      `[odp-sdk] event refused: beforeSendFailed: beforeSend returned an invalid event: action empty`,
     ]);
     expect(client.stats()).toMatchObject({ accepted: 0, rejected: { filtered: 1, beforeSendFailed: 6 } });
     mode = 'pass';

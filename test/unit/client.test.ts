@@ -30,7 +30,7 @@ describe('client: refusals, in order', () => {
     expect(none.client.sendOdpEvent(event())?.code).toBe('odpNotIntegrated');
     expect(none.client.sendOdpEvent(event())?.message).toBe('no ODP host and publicKey in the datafile');
     expect(none.client.stats().rejected).toEqual({ odpNotIntegrated: 2 });
-    expect(none.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP is not integrated: the datafile has no ODP integration' });
+    expect(none.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP not integrated: no ODP integration with host and publicKey' });
   });
 
   it('bad input: the validation error, counted, logged at debug', () => {
@@ -38,7 +38,7 @@ describe('client: refusals, in order', () => {
     const error = client.sendOdpEvent({ action: '', identifiers: { fs_user_id: 'u' } });
     expect(error?.code).toBe('invalidAction');
     expect(client.stats().rejected).toEqual({ invalidAction: 1 });
-    expect(log.lines).toContainEqual({ level: 'debug', message: '[odp-sdk] event refused: invalidAction: action must not be empty' });
+    expect(log.lines).toContainEqual({ level: 'debug', message: '[odp-sdk] event refused: invalidAction: action empty' });
     const quiet = makeClient(undefined, { logLevel: 'info' });
     quiet.client.sendOdpEvent({ action: '', identifiers: {} });
     expect(quiet.log.lines.filter((l) => l.level === 'debug')).toEqual([]);
@@ -356,7 +356,7 @@ describe('client: datafile', () => {
     expect(holds.taken).toBe(1); // without a timeout it would hold for ever: no hold
     await clock.advance(3_000);
     expect(await rejected).toBe(
-      'odp-sdk: no valid datafile within 3000 ms; fetching the datafile from http://127.0.0.1:9/bad.json failed with status 403 (is the sdkKey right, and its datafile published?)',
+      'odp-sdk: no valid datafile within 3000 ms; datafile http://127.0.0.1:9/bad.json failed: status 403 (wrong sdkKey?)',
     );
     expect(holds).toEqual({ taken: 1, released: 1 });
 
@@ -700,8 +700,8 @@ describe('client: refusals and listener errors reach the log at the default leve
     client.sendOdpEvent(event(2));
     for (let i = 0; i < 1_000; i++) client.sendOdpEvent(event(i));
     expect(log.lines.map((l) => `${l.level}: ${l.message}`)).toEqual([
-      `warn: [odp-sdk] event refused: invalidData: data.when must be a string, number, boolean or null, got a Date`,
-      `warn: [odp-sdk] event refused: invalidData: data.cart must be a string, number, boolean or null, got an object`,
+      `warn: [odp-sdk] event refused: invalidData: data.when must be a string, finite number, boolean or null, got a Date`,
+      `warn: [odp-sdk] event refused: invalidData: data.cart must be a string, finite number, boolean or null, got an object`,
       `error: [odp-sdk] event refused: beforeSendFailed: beforeSend must return an event or null, got undefined`,
       `warn: [odp-sdk] event refused: queueFull: queue full (odp.queueSize 2)`,
     ]);

@@ -17,18 +17,18 @@ describe('DatafileManager', () => {
     const { manager, taken, log } = makeDatafileManager();
     manager.start();
     expect(taken).toEqual([]);
-    expect(log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] createInstance needs a datafile or an sdkKey; the client will never be ready' });
+    expect(log.lines).toContainEqual({ level: 'error', message: '[odp-sdk] no datafile and no sdkKey: never ready' });
   });
 
   it('a bad given datafile is logged and not taken; a datafile without ODP is taken with a warning', () => {
     const bad = makeDatafileManager({ datafile: '{' });
     bad.manager.start();
     expect(bad.taken).toEqual([]);
-    expect(bad.log.text()).toMatch(/^error: \[odp-sdk\] the given datafile was not taken: the datafile is not valid JSON/m);
+    expect(bad.log.text()).toMatch(/^error: \[odp-sdk\] given datafile not taken: not valid JSON/m);
     const noOdp = makeDatafileManager({ datafile: {} });
     noOdp.manager.start();
     expect(noOdp.taken).toHaveLength(1);
-    expect(noOdp.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP is not integrated: the datafile has no ODP integration' });
+    expect(noOdp.log.lines).toContainEqual({ level: 'warn', message: '[odp-sdk] ODP not integrated: no ODP integration with host and publicKey' });
   });
 
   it('fetches the sdkKey URL (encoded), then polls with conditional headers', async () => {
@@ -74,14 +74,14 @@ describe('DatafileManager', () => {
     expect(clock.delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
     // The URL and the status, once at error level; the same failure again only at debug level.
     expect(log.lines.filter((line) => line.level === 'error')).toEqual([
-      { level: 'error', message: '[odp-sdk] fetching the datafile from https://cdn.test/k.json failed with status 500; retrying with backoff (the same failure again is logged at debug level)' },
+      { level: 'error', message: '[odp-sdk] datafile https://cdn.test/k.json failed: status 500; retrying' },
     ]);
     expect(log.lines.filter((line) => line.level === 'debug')).toHaveLength(6);
-    expect(manager.problem()).toBe('fetching the datafile from https://cdn.test/k.json failed with status 500');
+    expect(manager.problem()).toBe('datafile https://cdn.test/k.json failed: status 500');
     transport.fallback = { status: 200, body: good };
     await clock.runNext();
     expect(taken).toHaveLength(1);
-    expect(log.lines.at(-1)).toEqual({ level: 'info', message: '[odp-sdk] fetched the datafile from https://cdn.test/k.json after 7 failed attempts' });
+    expect(log.lines.at(-1)).toEqual({ level: 'info', message: '[odp-sdk] datafile https://cdn.test/k.json fetched after 7 failures' });
 
     const capped = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 1_500 });
     capped.transport.fallback = { error: 'network', message: 'down' };
@@ -91,7 +91,7 @@ describe('DatafileManager', () => {
     expect(capped.clock.delays).toEqual([1_000, 1_500]);
     expect(capped.log.lines).toContainEqual({
       level: 'error',
-      message: '[odp-sdk] fetching the datafile from https://cdn.test/k.json failed: down; retrying with backoff (the same failure again is logged at debug level)',
+      message: '[odp-sdk] datafile https://cdn.test/k.json failed: down; retrying',
     });
   });
 
@@ -106,9 +106,9 @@ describe('DatafileManager', () => {
       expect(clock.delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000, 300_000, 300_000, 300_000]);
       const url = 'https://cdn.test/wrong%20key.json';
       expect(log.lines.filter((line) => line.level !== 'debug')).toEqual([
-        { level: 'error', message: `[odp-sdk] fetching the datafile from ${url} failed with status ${status} (is the sdkKey right, and its datafile published?); retrying with backoff (the same failure again is logged at debug level)` },
+        { level: 'error', message: `[odp-sdk] datafile ${url} failed: status ${status} (wrong sdkKey?); retrying` },
       ]);
-      expect(manager.problem()).toBe(`fetching the datafile from ${url} failed with status ${status} (is the sdkKey right, and its datafile published?)`);
+      expect(manager.problem()).toBe(`datafile ${url} failed: status ${status} (wrong sdkKey?)`);
       // A different failure is news: logged in full again, and its own (shorter) backoff cap applies.
       transport.fallback = { error: 'network', message: 'connect ECONNREFUSED' };
       await clock.runNext();
@@ -126,7 +126,7 @@ describe('DatafileManager', () => {
     expect(pending.manager.problem()).toBe('no answer yet from https://cdn.test/k.json');
     const none = makeDatafileManager({ datafile: 'nope' });
     none.manager.start();
-    expect(none.manager.problem()).toBe('no valid datafile was given');
+    expect(none.manager.problem()).toBe('no valid datafile given');
   });
 
   it('a fetched datafile that does not parse counts as a failure; the etag of a bad one is not kept', async () => {
@@ -135,7 +135,7 @@ describe('DatafileManager', () => {
     transport.answer({ status: 200, body: 'nope', headers: { etag: 'BAD' } }, { status: 200, body: good });
     manager.start();
     await settle();
-    expect(log.text()).toMatch(/error: \[odp-sdk\] the datafile from https:\/\/cdn\.test\/k\.json was not taken: the datafile is not valid JSON/);
+    expect(log.text()).toMatch(/error: \[odp-sdk\] datafile https:\/\/cdn\.test\/k\.json failed: not valid JSON/);
     expect(clock.delays).toEqual([1_000]);
     await clock.runNext();
     expect(transport.calls[1]!.request.headers).toStrictEqual({});
@@ -162,6 +162,23 @@ describe('DatafileManager', () => {
     await settle();
     expect(taken).toHaveLength(1);
     expect(clock.pending).toBe(0);
+
+    // A poll that is waiting for its time is cancelled.
+    const waiting = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 1_000 });
+    waiting.transport.answer({ status: 200, body: good });
+    waiting.manager.start();
+    await settle();
+    expect(waiting.clock.pending).toBe(1);
+    waiting.manager.stop();
+    expect(waiting.clock.pending).toBe(0);
+
+    // Stopped by whoever took the datafile (a listener that closes the client): no poll scheduled.
+    const closing = makeDatafileManager({ sdkKey: 'k', updateIntervalMs: 1_000 }, (manager) => manager.stop());
+    closing.transport.answer({ status: 200, body: good });
+    closing.manager.start();
+    await settle();
+    expect(closing.taken).toHaveLength(1);
+    expect(closing.clock.pending).toBe(0);
 
     const failing = makeDatafileManager({ sdkKey: 'k' });
     failing.transport.answer('hang');

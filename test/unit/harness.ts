@@ -5,7 +5,7 @@
 import { vi } from 'vitest';
 import { captureLogger, type CapturedLogger } from '../support/helpers';
 import { Client } from '../../src/client/odp-client';
-import { DatafileManager, type DatafileSource } from '../../src/datafile/datafile-manager';
+import { createDatafileManager, type DatafileManager, type DatafileSource } from '../../src/datafile/datafile-manager';
 import type { ParsedDatafile } from '../../src/datafile/parse-datafile';
 import { Emitter } from '../../src/core/emitter';
 import { SafeLogger } from '../../src/core/logger';
@@ -466,8 +466,8 @@ export function makeJournal(
 // ---------------------------------------------------------------------------------------------
 // Datafile manager and segments manager
 
-/** The datafile manager with a fake clock and transport; `taken` collects what it hands on. */
-export function makeDatafileManager(source: Partial<DatafileSource> = {}): {
+/** The datafile manager with a fake clock and transport; `taken` collects what it hands on, then `onTaken` runs. */
+export function makeDatafileManager(source: Partial<DatafileSource> = {}, onTaken?: (manager: DatafileManager) => void): {
   manager: DatafileManager;
   clock: FakeClock;
   transport: FakeTransport;
@@ -478,12 +478,15 @@ export function makeDatafileManager(source: Partial<DatafileSource> = {}): {
   const transport = new FakeTransport();
   const log = captureLogger();
   const taken: ParsedDatafile[] = [];
-  const manager = new DatafileManager(
+  const manager = createDatafileManager(
     { urlTemplate: 'https://cdn.test/{sdkKey}.json', updateIntervalMs: 0, requestTimeoutMs: 1_000, allowInsecureHost: false, ...source },
     transport,
     clock.schedule,
     new SafeLogger(log, 'debug'),
-    (parsed) => taken.push(parsed),
+    (parsed) => {
+      taken.push(parsed);
+      onTaken?.(manager);
+    },
   );
   return { manager, clock, transport, log, taken };
 }
