@@ -1,12 +1,13 @@
 import { Client } from './client/odp-client';
 import { nodePlatform } from './platform/node/node-platform';
 import { handOver } from './client/wait-until';
+import { MergingDispatcher } from './dispatcher/merging';
 import { segments } from './segments/index';
 import type { OdpClient, OdpClientConfig, SdkBuild } from './types';
 
 /** Creates an ODP client for Node. Never throws: a bad option is logged and replaced by its default. */
 export function createInstance(config: OdpClientConfig): OdpClient {
-  return new Client(config, nodePlatform, { segments, handOver });
+  return new Client(config, nodePlatform, { segments, handOver, dispatcher: MergingDispatcher });
 }
 
 /** The build this runtime loaded. */

@@ -1,6 +1,7 @@
 import { Client } from './client/odp-client';
 import { workerPlatform } from './platform/worker/worker-platform';
 import { handOver } from './client/wait-until';
+import { MergingDispatcher } from './dispatcher/merging';
 import { segments } from './segments/index';
 import type { OdpClient, OdpClientConfig, SdkBuild } from './types';
 
@@ -9,7 +10,7 @@ import type { OdpClient, OdpClientConfig, SdkBuild } from './types';
  * function give `waitUntil`, or `await client.flush()` before returning.
  */
 export function createInstance(config: OdpClientConfig): OdpClient {
-  return new Client(config, workerPlatform, { segments, handOver });
+  return new Client(config, workerPlatform, { segments, handOver, dispatcher: MergingDispatcher });
 }
 
 /** The build this runtime loaded. */

@@ -2,7 +2,7 @@ import { Emitter } from '../core/emitter';
 import { SafeLogger } from '../core/logger';
 import type { ParsedDatafile } from '../datafile/parse-datafile';
 import { createDatafileManager, type DatafileManager } from '../datafile/datafile-manager';
-import { Dispatcher, maxSlots } from '../dispatcher/dispatcher';
+import { Dispatcher } from '../dispatcher/dispatcher';
 import { buildEvent, type BuildContext, type RawEvent } from '../event/build-event';
 import { odpError, OdpError, type OdpErrorCode } from '../event/odp-error';
 import { OPT_OUT_STORAGE_KEY, type ClientHandle, type HostLifecycle, type Platform } from '../platform/platform';
@@ -81,12 +81,13 @@ export class Client implements OdpClient {
 
   /**
    * `extensions`: what the entry point's build includes by default (Real-Time Segments, the
-   * `waitUntil` hand-over); a page's build includes neither (see {@link OdpSegments}).
+   * `waitUntil` hand-over, the dispatcher that merges a backlog into large requests); a page's build
+   * includes none of them (see {@link OdpSegments}).
    */
   constructor(
     config: OdpClientConfig | undefined,
     private readonly platform: Platform,
-    extensions: { segments?: OdpSegments; handOver?: HandOver } = {},
+    extensions: { segments?: OdpSegments; handOver?: HandOver; dispatcher?: typeof Dispatcher } = {},
   ) {
     const { options, problems, warnings } = resolveOptions(config);
     this.options = options;
@@ -95,7 +96,8 @@ export class Client implements OdpClient {
     this.refusals = new RefusalLog(this.logger, platform.schedule);
     for (const problem of problems) this.logger.error(`invalid config: ${problem}`);
     const odp = options.odp;
-    this.transport = platform.createTransport({ maxSockets: maxSlots(odp.maxConcurrentRequests) });
+    const DispatcherOfBuild = extensions.dispatcher ?? Dispatcher;
+    this.transport = platform.createTransport({ maxSockets: DispatcherOfBuild.sockets(odp.maxConcurrentRequests) });
     this.scheduler = new FlushScheduler(odp.flushIntervalMs, platform.schedule, () => this.cutBatch(), () => this.queue.length > 0);
     // A choice the user made (setOptOut) wins; else the site's default, or the browser's GPC signal.
     const chosen = platform.storage?.get(OPT_OUT_STORAGE_KEY);
@@ -106,7 +108,7 @@ export class Client implements OdpClient {
     // user of a client that uses it, removes it; the default (no vuid option) leaves it alone.
     else if (config?.vuid === false || options.vuid) platform.storage?.remove(VUID_STORAGE_KEY);
     this.buildContext = { maxEventBytes: odp.maxEventBytes, vuid };
-    this.dispatcher = new Dispatcher(
+    this.dispatcher = new DispatcherOfBuild(
       { ...odp, keepaliveBytes: platform.keepaliveBytes },
       this.transport,
       platform.schedule,

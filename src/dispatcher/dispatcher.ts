@@ -41,10 +41,10 @@ export interface DispatcherObserver {
   keeps?(batch: Batch): boolean;
 }
 
-type JobState = 'queued' | 'inFlight' | 'waiting' | 'unconfirmed' | 'done';
+export type JobState = 'queued' | 'inFlight' | 'waiting' | 'unconfirmed' | 'done';
 
 /** A batch on its way: it keeps its body and its ODP settings across retries. */
-interface Job extends Batch {
+export interface Job extends Batch {
   events: OdpWireEvent[];
   body: string;
   /** Bumped at each attempt: an answer to an earlier one is ignored. */
@@ -52,9 +52,9 @@ interface Job extends Batch {
   /** Failed attempts so far. */
   failures: number;
   state: JobState;
-  /** Cut by the client and never sent: it may join a request with the batches queued behind it. */
+  /** Cut by the client and never sent: it may join a request with the batches queued behind it (see merging.ts). */
   fresh: boolean;
-  /** Made of merged batches (or a part of such a job): held to {@link MAX_REQUEST_BYTES}. */
+  /** Made of merged batches (or a part of such a job): held to a size (see merging.ts). */
   capped: boolean;
   cancelWait: (() => void) | undefined;
   settle: () => void;
@@ -70,21 +70,6 @@ const CLOSING_RETRY_FLOOR_MS = 50;
  */
 export const MAX_RETRY_AFTER_MS = 300_000;
 const BODY_EXCERPT = 200;
-/** ODP's Events API takes at most 500 objects per request. */
-export const MAX_REQUEST_EVENTS = 500;
-/**
- * The most bytes of JSON a merged request carries: half of the 1 MiB that common proxies accept
- * by default (nginx's `client_max_body_size`), room for 500 events of ~1 KiB, and a bound on what
- * each slot holds. A single batch larger than this still goes alone (a 413 splits it).
- */
-export const MAX_REQUEST_BYTES = 524_288;
-/** Slots a backlog of full requests may grow to while the server keeps up. */
-const GROWN_SLOTS = 4;
-
-/** Request slots at most, for `maxConcurrentRequests` (what the transport must allow at once). */
-export function maxSlots(maxConcurrentRequests: number): number {
-  return maxConcurrentRequests > 1 ? Math.max(maxConcurrentRequests, GROWN_SLOTS) : 1;
-}
 /** After a back/forward-cache restore, a request from before it that is still unanswered this long is sent again. */
 const RESTORE_GRACE_MS = 1_000;
 
@@ -97,11 +82,11 @@ const RESTORE_GRACE_MS = 1_000;
  * {@link requeueUnconfirmed}.
  */
 export class Dispatcher {
-  private readonly outstanding = new Set<Job>();
+  protected readonly outstanding = new Set<Job>();
   private readonly unconfirmed = new Set<Job>();
   private readonly holds = new Set<string>();
   /** Batches waiting for a slot, in the order they go; an entry whose job moved on meanwhile is skipped. */
-  private queue: Job[] = [];
+  protected queue: Job[] = [];
   private pumpQueued = false;
   /** Retries waiting out a backoff: the whole queue waits with them. */
   private waiting = 0;
@@ -119,23 +104,28 @@ export class Dispatcher {
   /** Between a hand-off and the host's return: keep-alive requests started now may outlive it too. */
   private handingOff = false;
   private nextId = 1;
-  /** Request slots now: `maxConcurrentRequests`, grown while a backlog waits (see {@link gather}). */
-  private slots: number;
+  /** Request slots now: `maxConcurrentRequests` (the merging dispatcher grows them while a backlog waits). */
+  protected slots: number;
   /** Slots in use. */
-  private busy = 0;
+  protected busy = 0;
   /** The last answer was a 2xx: only then do waiting batches merge, or a backlog earn a slot. */
-  private healthy = false;
+  protected healthy = false;
   /** The end of the pause {@link pauseUntil} holds, and its timer. */
   private pausedUntil = 0;
   private cancelPause: (() => void) | undefined;
   /** Set by a platform that keeps undelivered events (browsers' journal). */
   observer: DispatcherObserver | undefined;
 
+  /** Sockets the transport must allow for `maxConcurrentRequests` slots. */
+  static sockets(maxConcurrentRequests: number): number {
+    return maxConcurrentRequests;
+  }
+
   constructor(
-    private readonly options: DispatcherOptions,
+    protected readonly options: DispatcherOptions,
     private readonly transport: Transport,
     private readonly schedule: Platform['schedule'],
-    private readonly newId: () => string,
+    protected readonly newId: () => string,
     private readonly stats: StatsTracker,
     private readonly logger: SafeLogger,
     private readonly emitter: Emitter<OdpClientEvents>,
@@ -370,7 +360,7 @@ export class Dispatcher {
     }
   }
 
-  private createJob(events: OdpWireEvent[], odp: OdpSettings, body = ''): Job {
+  protected createJob(events: OdpWireEvent[], odp: OdpSettings, body = ''): Job {
     let settle!: () => void;
     const done = new Promise<void>((resolve) => {
       settle = resolve;
@@ -384,7 +374,7 @@ export class Dispatcher {
   }
 
   /** Replaces a job by jobs for `parts` of its events: they take its place (and its journal entry). */
-  private replace(job: Job, parts: OdpWireEvent[][]): Job[] {
+  protected replace(job: Job, parts: OdpWireEvent[][]): Job[] {
     const jobs = parts.map((events) => this.createJob(events, job.odp));
     for (const part of jobs) {
       part.failures = job.failures;
@@ -398,108 +388,25 @@ export class Dispatcher {
   }
 
   /** Puts a job at the front of the queue: a retry, a split half, a batch to send again. */
-  private enqueue(job: Job): void {
+  protected enqueue(job: Job): void {
     job.state = 'queued';
     this.queue.unshift(job);
     this.pumpSoon();
   }
 
   /**
-   * The next request in `job`'s slot, when this slot is the last free one: the batches waiting
-   * behind busy slots join it, in the order they were cut, up to {@link MAX_REQUEST_EVENTS}, so
-   * that throughput grows with the backlog rather than with sockets. When a full request's worth
-   * still waits and the server keeps up, one more slot opens (up to {@link maxSlots});
-   * when nothing waits, it goes back to `maxConcurrentRequests`.
+   * The job that goes in a request, and its body: the batch as cut. The Node and runtime builds'
+   * dispatcher (merging.ts) merges what waits behind busy slots here.
    */
-  private gather(job: Job): { job: Job; slots: number } {
-    const parts = [job];
-    const cap = this.maxBytes();
-    let events = job.events.length;
-    // Where a journal keeps the parts' bodies, bytes are counted before merging (no merge to undo).
-    let bytes = job.body ? utf8Length(job.body) : 0;
-    let next: Job | undefined;
-    let full = false;
-    while ((next = this.queue[0])) {
-      if (next.state !== 'queued') {
-        this.queue.shift(); // moved on meanwhile
-        continue;
-      }
-      if (!next.fresh || !sameOdp(next.odp, job.odp)) break;
-      const size = next.body ? utf8Length(next.body) + 1 : 0;
-      if (events + next.events.length > MAX_REQUEST_EVENTS || bytes + size > cap) {
-        full = true;
-        break;
-      }
-      this.queue.shift();
-      next.fresh = false;
-      parts.push(next);
-      events += next.events.length;
-      bytes += size;
-    }
-    const base = this.options.maxConcurrentRequests;
-    const slots = full && this.healthy ? Math.min(this.slots + 1, maxSlots(base)) : next ? this.slots : base;
-    return { job: parts.length === 1 ? job : this.merge(parts), slots };
-  }
-
-  /**
-   * One job for the events of `parts` (never sent, in order). Where a journal keeps the parts'
-   * bodies, the merged body is theirs joined, not serialised again.
-   */
-  private merge(parts: Job[]): Job {
-    const events: OdpWireEvent[] = [];
-    let joined = '';
-    for (const part of parts) {
-      for (const event of part.events) events.push(event);
-      if (part.body) joined += joined ? `,${part.body.slice(1, -1)}` : part.body.slice(1, -1);
-      this.outstanding.delete(part);
-      part.state = 'done';
-      this.observer?.removed(part);
-    }
-    const merged = this.createJob(events, parts[0]!.odp, this.observer ? `[${joined}]` : '');
-    merged.capped = true;
-    void merged.done.then(() => {
-      for (const part of parts) part.settle();
-    });
-    return merged;
-  }
-
-  /**
-   * The body of `job`'s next request. A merged request over {@link maxBytes} (events
-   * larger than most) goes in halves, the second queued right behind the first, until each fits
-   * or is a single event.
-   */
-  private fit(job: Job): { job: Job; body: string } {
-    const cap = this.maxBytes();
-    for (;;) {
-      const body = serialise(job, this.newId);
-      // UTF-16 length times 3 bounds the UTF-8 bytes: most bodies need no count.
-      if (!job.capped || job.events.length === 1 || body.length * 3 <= cap || utf8Length(body) <= cap) return { job, body };
-      const middle = Math.ceil(job.events.length / 2);
-      const [first, second] = this.replace(job, [job.events.slice(0, middle), job.events.slice(middle)]);
-      this.enqueue(second!);
-      job = first!;
-    }
-  }
-
-  /**
-   * The most bytes of a merged request: {@link MAX_REQUEST_BYTES}, or in browsers the keep-alive
-   * budget, so that a merged request may still outlive the page (a larger one would be cancelled
-   * at page hide).
-   */
-  private maxBytes(): number {
-    return this.options.keepaliveBytes || MAX_REQUEST_BYTES;
+  protected prepare(job: Job, _inSlot: boolean): { job: Job; body: string } {
+    return { job, body: serialise(job, this.newId) };
   }
 
   /** Sends a job; `inSlot`: it took one of the request slots (not a keep-alive send at page hide). */
   private async send(job: Job, inSlot = false): Promise<void> {
-    if (inSlot && job.fresh) {
-      job.fresh = false;
-      // Merging waits for a 2xx: a failing server gets one batch at a time (a batch that runs out of
-      // retries takes its own events with it, not 500), and the backlog merges once it answers again.
-      if (this.busy + 1 >= this.slots && this.healthy) ({ job, slots: this.slots } = this.gather(job));
-    }
     let body: string;
-    ({ job, body } = this.fit(job));
+    ({ job, body } = this.prepare(job, inSlot));
+    job.fresh = false;
     job.state = 'inFlight';
     const ticket = ++job.ticket;
     if (inSlot) this.busy++;
@@ -705,12 +612,9 @@ export class Dispatcher {
  * (a body held across a request's round trip outlives young-generation collections and fills
  * the old generation: measured, 1.2x the peak memory of a 100k burst).
  */
-function serialise(job: Job, newId: () => string): string {
+export function serialise(job: Job, newId: () => string): string {
   if (job.body) return job.body;
   assignIds(job.events, newId);
   return JSON.stringify(job.events);
 }
 
-function sameOdp(a: OdpSettings, b: OdpSettings): boolean {
-  return a === b || (a.host === b.host && a.publicKey === b.publicKey);
-}

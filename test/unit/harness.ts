@@ -11,6 +11,7 @@ import { Emitter } from '../../src/core/emitter';
 import { SafeLogger } from '../../src/core/logger';
 import { StatsTracker } from '../../src/core/stats-tracker';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher';
+import { MergingDispatcher } from '../../src/dispatcher/merging';
 import { createJournal, type EventJournal } from '../../src/platform/browser/event-journal';
 import type { Batch } from '../../src/dispatcher/dispatcher';
 import type { KeyValueStorage, Platform } from '../../src/platform/platform';
@@ -297,7 +298,7 @@ let nextEvent = 0;
  */
 export function makeDispatcher(
   options: Partial<DispatcherOptions> = {},
-  { concurrency = 1, random = 1, observe = false, newId }: { concurrency?: number; random?: number; observe?: boolean; newId?: () => string } = {},
+  { concurrency = 1, random = 1, observe = false, newId, merging = true }: { concurrency?: number; random?: number; observe?: boolean; newId?: () => string; merging?: boolean } = {},
 ): DispatcherRig {
   Math.random = () => random;
   const clock = new FakeClock();
@@ -312,7 +313,8 @@ export function makeDispatcher(
   let newIds = 0;
   const added: Batch[] = [];
   const removed: Batch[] = [];
-  const dispatcher = new Dispatcher(
+  // The Node and runtime builds' dispatcher merges a backlog; `merging: false` is the browsers'.
+  const dispatcher = new (merging ? MergingDispatcher : Dispatcher)(
     { maxConcurrentRequests: concurrency, requestTimeoutMs: 1_000, maxRetries: 3, initialBackoffMs: 100, maxBackoffMs: 1_000, keepaliveBytes: 0, ...options },
     transport,
     clock.schedule,
@@ -445,7 +447,7 @@ export function makeClient(
   // A segments factory given by a test goes in as the segments extension, with the real user contexts.
   const factory = extra.segments === undefined ? createSegments : extra.segments;
   const segments = factory ? ({ name: 'odp-sdk/segments', service: factory, userContext: createUserContext } as SegmentsExtension) : undefined;
-  const client = new Client({ logger: log, logLevel: extra.logLevel ?? 'debug', ...config }, platform, { segments, handOver });
+  const client = new Client({ logger: log, logLevel: extra.logLevel ?? 'debug', ...config }, platform, { segments, handOver, dispatcher: MergingDispatcher });
   return { client, clock, transport, log, platform, holds, transportsMade };
 }
 

@@ -1,7 +1,7 @@
 // Requests that grow with the backlog (issue 19): the rules of merging batches that wait behind
 // busy slots, and of the extra slots a backlog may earn, on the fake clock and transport.
 import { describe, expect, it } from 'vitest';
-import { MAX_REQUEST_BYTES, MAX_REQUEST_EVENTS, maxSlots } from '../../src/dispatcher/dispatcher';
+import { MAX_REQUEST_BYTES, MAX_REQUEST_EVENTS, maxSlots } from '../../src/dispatcher/merging';
 import { utf8Length } from '../../src/core/values';
 import { ids, makeDispatcher, settle, wireEvent, type DispatcherRig } from './harness';
 
@@ -160,49 +160,37 @@ describe('merged requests: what waits behind busy slots goes in one request', ()
     expect(h.stats.snapshot()).toMatchObject({ accepted: 210, delivered: 190, dropped: 20, pending: 0 });
   });
 
-  it.each([
-    ['with a journal (parts measured before merging)', true],
-    ['without one (a merged request over the budget goes in halves)', false],
-  ])('browsers, %s: a merged request stays within the keep-alive budget and goes keep-alive; a batch cut larger goes plain; sendNow at page hide stays within what is left', async (_name, observe) => {
+  it("browsers' dispatcher does not merge: batches behind busy slots go one per request, in order, keep-alive within the budget; sendNow at page hide stays within what is left", async () => {
     const budget = 4_000;
-    const h = makeDispatcher({ keepaliveBytes: budget }, { observe });
+    const h = makeDispatcher({ keepaliveBytes: budget }, { observe: true, merging: false });
     h.transport.fallback = 'hang';
     h.send(1);
     await settle();
-    const order: unknown[] = [];
-    for (let b = 0; b < 10; b++) order.push(...ids(h.send(sized(10 * b, 1, 1_000))));
-    h.transport.calls[0]!.answer({ status: 202 });
+    h.transport.calls[0]!.answer({ status: 202 }); // healthy: a merging dispatcher would merge now
     await settle();
-    const merged = h.transport.calls[1]!.request;
-    expect(JSON.parse(merged.body!)).toHaveLength(3); // 3 × 1,000 bytes and the commas fit 4,000, a 4th does not
-    expect(merged.keepalive).toBe(true);
-    for (let i = 1; i < 12 && h.stats.snapshot().queued > 0; i++) {
+    const order: unknown[] = [];
+    h.send(1);
+    await settle();
+    for (let b = 0; b < 4; b++) order.push(...ids(h.send(sized(10 * b, 1, 1_000))));
+    for (let i = 1; i < 8 && h.stats.snapshot().queued > 0; i++) {
       if (!h.transport.calls[i]!.settled) h.transport.calls[i]!.answer({ status: 202 });
       await settle();
     }
-    const sent = h.transport.calls.slice(1).map((call) => call.request);
+    const sent = h.transport.calls.slice(2).map((call) => call.request);
+    expect(sent.map((request) => JSON.parse(request.body!).length)).toEqual([1, 1, 1, 1]);
     expect(sent.flatMap((request) => ids(JSON.parse(request.body!)))).toEqual(order);
-    expect(sent.every((request) => utf8Length(request.body!) <= budget && request.keepalive)).toBe(true);
-
-    const large = makeDispatcher({ keepaliveBytes: budget }, { concurrency: 2, observe });
-    large.send(sized(0, 1, budget + 1));
-    await settle();
-    expect(large.transport.calls[0]!.request.keepalive).toBe(false);
+    expect(sent.every((request) => request.keepalive)).toBe(true);
 
     // Page hide: one keep-alive request of 3,000 B is on the wire; queued batches go at once as
-    // keep-alive requests, each alone, within the 1,000 B left of the budget: none fits, none goes.
-    const hide = makeDispatcher({ keepaliveBytes: budget }, { observe });
+    // keep-alive requests, each alone, within the 1,000 B left of the budget.
+    const hide = makeDispatcher({ keepaliveBytes: budget }, { observe: true, merging: false });
     hide.transport.fallback = 'hang';
-    hide.send(1);
-    await settle();
-    hide.transport.calls[0]!.answer({ status: 202 });
-    await settle();
-    for (let b = 0; b < 3; b++) hide.send(sized(100 + b, 1, 1_000));
+    hide.send(sized(100, 3, 1_000));
     await settle();
     hide.send(sized(200, 1, 900));
     hide.send(sized(300, 1, 1_000));
     hide.dispatcher.sendNow();
-    const atHide = hide.transport.calls.slice(2).map((call) => call.request);
+    const atHide = hide.transport.calls.slice(1).map((call) => call.request);
     expect(atHide.map((request) => JSON.parse(request.body!).length)).toEqual([1]); // the 900 B batch; the next would pass the budget
     expect(atHide.every((request) => request.keepalive)).toBe(true);
   });
