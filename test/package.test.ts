@@ -54,7 +54,8 @@ describe('the built package', { timeout: 3 * 60_000 }, () => {
 
   test('its types compile in strict consumer files (ESM and CJS resolution)', async () => {
     const source = `import { createInstance, isOdpError, OdpError, type OdpClient, type OdpClientConfig, type OdpStats, type OdpUserContext } from 'odp-sdk';
-const config: OdpClientConfig = { sdkKey: 'k', odp: { batchSize: 20, flushIntervalMs: 0 }, logLevel: 'info' };
+import { segments } from 'odp-sdk/segments';
+const config: OdpClientConfig = { sdkKey: 'k', odp: { batchSize: 20, flushIntervalMs: 0 }, logLevel: 'info', segments };
 const client = createInstance(config);
 const result: OdpError | null = client.sendOdpEvent({ action: 'purchased', identifiers: { fs_user_id: 'u' }, data: { price: 5, ok: true, none: null } });
 const positional = client.sendOdpEvent('fullstack', 'viewed', new Map([['email', 'a@b.c']]));
@@ -87,7 +88,7 @@ void [positional, stats, off, once, settled, typed, user, client.flush(), client
   test('the published .d.ts (ESM and CJS) declares the documented API only, each with a doc comment: no internal class or type', () => {
     const documented = [
       'CloseOptions', 'DropReason', 'FetchQualifiedSegmentsOptions', 'FlushOptions', 'LogLevel', 'Logger', 'OdpClient', 'OdpClientConfig',
-      'OdpClientEvents', 'OdpData', 'OdpDataValue', 'OdpError', 'OdpErrorCode', 'OdpEvent', 'OdpEventInput', 'OdpIdentifiers', 'OdpOptions',
+      'OdpClientEvents', 'OdpData', 'OdpDataValue', 'OdpError', 'OdpErrorCode', 'OdpEvent', 'OdpEventInput', 'OdpIdentifiers', 'OdpOptions', 'OdpSegments',
       'OdpSettings', 'OdpStats', 'OdpUserAttributes', 'OdpUserContext', 'OdpWireEvent', 'OnReadyOptions', 'OptimizelySegmentOption', 'SDK_BUILD', 'SDK_NAME',
       'SDK_VERSION', 'SdkBuild', 'createInstance', 'isOdpError',
     ];
@@ -104,6 +105,14 @@ void [positional, stats, off, once, settled, typed, user, client.flush(), client
         const before = text.slice(0, match.index).trimEnd();
         assert.ok(before.endsWith('*/'), `${file}: ${match[1]} has no doc comment`);
       }
+    }
+    // odp-sdk/segments: the extension and its type, nothing more.
+    for (const file of ['dist/segments/index.d.mts', 'dist/segments/index.d.cts']) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      const declared = [...text.matchAll(/^(?:declare (?:class|function|const)|interface|type) ([A-Za-z_$][\w$]*)/gm)].map((match) => match[1]!);
+      assert.deepEqual(declared.sort(), ['OdpSegments', 'segments'], `${file} declares the extension only`);
+      const code = text.replace(/\/\*[\s\S]*?\*\//g, '');
+      for (const name of internals) assert.doesNotMatch(code, new RegExp(`\\b${name}\\b`), `${file} names the internal ${name}`);
     }
   });
 
