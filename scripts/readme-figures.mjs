@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { minify } from 'terser';
+import { spaBundle } from './spa-bundle.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MARKER = /<!-- figure:([\w-]+) -->([\s\S]*?)<!-- \/figure -->/g;
@@ -25,11 +26,21 @@ export async function measure(root = ROOT) {
   // Minified as a bundler in production would (the options of the UMD build, as an ES module).
   const workerMin = (await minify(worker, { ecma: 2020, module: true, compress: { passes: 3 }, format: { comments: false } })).code;
   const optimizely = read('node_modules/@optimizely/optimizely-sdk/dist/optimizely.browser.umd.min.js');
-  const budget = /const UMD_BUDGET_BYTES = ([\d_]+);/.exec(read('test/browser/bundle.test.ts'))?.[1];
-  if (!budget) throw new Error('UMD_BUDGET_BYTES not found in test/browser/bundle.test.ts');
+  const line = (name) => {
+    const value = new RegExp(`const ${name} = ([\\d_]+);`).exec(read('test/browser/bundle.test.ts'))?.[1];
+    if (!value) throw new Error(`${name} not found in test/browser/bundle.test.ts`);
+    return Number(value.replaceAll('_', ''));
+  };
+  const spa = await spaBundle({ root });
+  const spaWithSegments = await spaBundle({ root, segments: true });
   return {
     'umd-size': `${bytes(umd.length)} / ${bytes(gzip(umd))}`,
-    'umd-budget': bytes(Number(budget.replaceAll('_', ''))),
+    'umd-budget': bytes(line('UMD_BUDGET_BYTES')),
+    'umd-goal': bytes(line('UMD_GOAL_BYTES')),
+    'spa-size': `${bytes(spa.min)} / ${bytes(spa.gzip)}`,
+    'spa-budget': bytes(line('SPA_BUDGET_BYTES')),
+    'spa-goal': bytes(line('SPA_GOAL_BYTES')),
+    'spa-segments-size': `${bytes(spaWithSegments.min)} / ${bytes(spaWithSegments.gzip)}`,
     'segments-addon-size': `${bytes(addon.length)} / ${bytes(gzip(addon))}`,
     'worker-size': `${bytes(worker.length)} unminified, ${bytes(workerMin.length)} minified, ${bytes(gzip(workerMin))} minified and gzipped`,
     'bundles-compared': `odp-sdk UMD ${bytes(gzip(umd))}, Optimizely UMD ${bytes(gzip(optimizely))}`,
