@@ -1,7 +1,7 @@
 import { SDK_NAME, SDK_VERSION } from '../meta';
 import type { OdpDataValue, OdpWireEvent } from '../types';
 import { utf8Length } from '../core/values';
-import { odpError, type OdpError } from './odp-error';
+import { OdpError, odpError } from './odp-error';
 
 const FS_USER_ID = 'fs_user_id';
 /** Bytes of JSON around an event's own keys and values (field names, quotes, defaults). */
@@ -51,11 +51,11 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
     // Characters of keys and values: a cheap bound that spares most events an exact measure.
     let chars = 0;
     const identifiers: Record<string, string> = {};
-    const entries = entriesOf(field, raw.identifiers);
-    if (!Array.isArray(entries)) return entries;
-    for (let i = 0; i < entries.length; i += 2) {
-      const rawKey = entries[i] as string;
-      const value = entries[i + 1];
+    const idInput = recordOf(field, raw.identifiers);
+    if (idInput instanceof OdpError) return idInput;
+    for (const rawKey of Object.keys(idInput)) {
+      if (rawKey === '' || rawKey === '__proto__') return badKey(field, rawKey);
+      const value = idInput[rawKey];
       if (typeof value !== 'string') return mustBe(field, 'a string', value, '.' + rawKey);
       if (value === '') continue; // an empty identifier identifies nobody
       // `FS-USER-ID`, `FS_USER_ID`, `fs-user-id` and every other case become `fs_user_id`.
@@ -88,11 +88,11 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
     };
     const dataInput = raw.data;
     if (dataInput != null) {
-      const pairs = entriesOf(field, dataInput);
-      if (!Array.isArray(pairs)) return pairs;
-      for (let i = 0; i < pairs.length; i += 2) {
-        const key = pairs[i] as string;
-        const value = pairs[i + 1];
+      const dataRecord = recordOf(field, dataInput);
+      if (dataRecord instanceof OdpError) return dataRecord;
+      for (const key of Object.keys(dataRecord)) {
+        if (key === '' || key === '__proto__') return badKey(field, key);
+        const value = dataRecord[key];
         if (typeof value === 'string') chars += value.length;
         // 24 characters hold any number's JSON, and true, false and null.
         else if (value === null || typeof value === 'boolean' || Number.isFinite(value)) chars += 24;
@@ -127,33 +127,28 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
 }
 
 /**
- * The entries of a plain object (own enumerable keys, read by key) or of a Map, as one flat
- * array of keys and values: no array per entry, no callback per event on the hot path; or the
- * error when `input` is anything else (class instances, Dates, arrays, ...) or has a key that is
- * not a non-empty string or is `__proto__` (it would set the prototype). A getter that throws
- * throws here, inside buildEvent's guard.
+ * A plain object as it is (its own enumerable keys are read one by one, so no copy is made on the
+ * hot path), a Map as a new object of its entries; or the error when `input` is anything else
+ * (class instances, Dates, arrays, ...) or a Map has a key that is not a string. A getter that
+ * throws throws inside buildEvent's guard.
  */
-function entriesOf(field: Field, input: unknown): unknown[] | OdpError {
-  let out: unknown[];
+function recordOf(field: Field, input: unknown): Record<string, unknown> | OdpError {
   if (input instanceof Map) {
-    out = [];
-    for (const [key, value] of input) out.push(key, value);
-  } else {
-    // Arrays, Dates and class instances have another prototype.
-    const proto: unknown = input == null ? undefined : Object.getPrototypeOf(input);
-    if (proto !== Object.prototype && proto !== null) return mustBe(field, 'an object', input);
-    const keys = Object.keys(input as object);
-    out = new Array<unknown>(keys.length * 2);
-    for (let i = 0; i < keys.length; i++) {
-      out[2 * i] = keys[i];
-      out[2 * i + 1] = (input as Record<string, unknown>)[keys[i]!];
+    const out: Record<string, unknown> = Object.create(null);
+    for (const [key, value] of input) {
+      if (typeof key !== 'string') return badKey(field, key);
+      out[key] = value;
     }
+    return out;
   }
-  for (let i = 0; i < out.length; i += 2) {
-    const key = out[i];
-    if (typeof key !== 'string' || key === '' || key === '__proto__') return invalid(field, ` has an invalid key ${describe(key)}`);
-  }
-  return out;
+  // Arrays, Dates and class instances have another prototype.
+  const proto: unknown = input == null ? undefined : Object.getPrototypeOf(input);
+  return proto === Object.prototype || proto === null ? (input as Record<string, unknown>) : mustBe(field, 'an object', input);
+}
+
+/** A key that is not a non-empty string, or is `__proto__` (it would set the prototype). */
+function badKey(field: Field, key: unknown): OdpError {
+  return invalid(field, ` has an invalid key ${describe(key)}`);
 }
 
 function describe(value: unknown): string {
