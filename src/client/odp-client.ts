@@ -156,9 +156,10 @@ export class Client implements OdpClient {
    */
   sendOdpEvent(event: OdpEventInput): OdpError | null;
   sendOdpEvent(type: string | null | undefined, action: string, identifiers: OdpIdentifiers, data?: OdpData | null): OdpError | null;
-  sendOdpEvent(...args: unknown[]): OdpError | null {
+  sendOdpEvent(first: unknown, action?: unknown, identifiers?: unknown, data?: unknown): OdpError | null {
     try {
-      return this.accept(args);
+      // Four parameters, not a rest array: nothing is allocated for the call itself.
+      return this.accept(first, action, identifiers, data);
     } catch (error) {
       // Unreachable by design; the promise to the host is that nothing escapes.
       return this.refuse('invalidData', `the event could not be read: ${String(error)}`);
@@ -362,17 +363,16 @@ export class Client implements OdpClient {
     return this.ready;
   }
 
-  private accept(args: unknown[]): OdpError | null {
+  private accept(first: unknown, action: unknown, identifiers: unknown, data: unknown): OdpError | null {
     if (this.userOptedOut) return this.refuse('optedOut', 'the user opted out');
     if (!this.ready) return this.refuse('sdkNotReady', NOT_READY);
     if (this.options.odp.disabled) return this.refuse('odpNotEnabled', 'odp.disabled is set');
     const odp = this.odp;
     if (!odp) return this.refuse('odpNotIntegrated', 'no ODP host and publicKey in the datafile');
-    const first = args[0];
     // The object itself goes in, so that even a hostile getter is read under buildEvent's guard.
     const positional = typeof first !== 'object' || first === null;
-    const raw: RawEvent = positional ? { type: first, action: args[1], identifiers: args[2], data: args[3] } : (first as RawEvent);
-    if (positional && args[1] === 'fullstack') {
+    const raw: RawEvent = positional ? { type: first, action, identifiers, data } : (first as RawEvent);
+    if (positional && action === 'fullstack') {
       // Optimizely's SDK takes (action, type, ...): its callers' events would go out with action "fullstack".
       this.logger.once('warn', 'order', `sendOdpEvent(${JSON.stringify(first)}, "fullstack", ...): sent as action "fullstack"; the order is (type, action, ...), Optimizely's (action, type, ...)`);
     }

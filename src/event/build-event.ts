@@ -11,6 +11,9 @@ const WORST_GROWTH = 6;
 /** A UUID's length: the id the caller assigns after validation counts in the size check. */
 const ID_CHARS = 36;
 
+// for...in walks the keys without allocating an array of them; only own keys count.
+const hasOwn = Object.prototype.hasOwnProperty;
+
 type Field = 'identifiers' | 'type' | 'action' | 'data';
 
 /** The error for a bad field: its code (`invalidIdentifiers`, ...), and a message that starts with the field's name. */
@@ -53,7 +56,8 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
     const identifiers: Record<string, string> = {};
     const idInput = recordOf(field, raw.identifiers);
     if (idInput instanceof OdpError) return idInput;
-    for (const rawKey of Object.keys(idInput)) {
+    for (const rawKey in idInput) {
+      if (!hasOwn.call(idInput, rawKey)) continue;
       if (rawKey === '' || rawKey === '__proto__') return badKey(field, rawKey);
       const value = idInput[rawKey];
       if (typeof value !== 'string') return mustBe(field, 'a string', value, '.' + rawKey);
@@ -90,7 +94,8 @@ export function buildEvent(raw: RawEvent, ctx: BuildContext): OdpWireEvent | Odp
     if (dataInput != null) {
       const dataRecord = recordOf(field, dataInput);
       if (dataRecord instanceof OdpError) return dataRecord;
-      for (const key of Object.keys(dataRecord)) {
+      for (const key in dataRecord) {
+        if (!hasOwn.call(dataRecord, key)) continue;
         if (key === '' || key === '__proto__') return badKey(field, key);
         const value = dataRecord[key];
         if (typeof value === 'string') chars += value.length;

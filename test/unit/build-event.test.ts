@@ -64,6 +64,23 @@ describe('buildEvent: the wire event', () => {
     expect(ok({ data: null }).data.data_source_type).toBe('sdk');
   });
 
+  it('only own keys are read: an enumerable property added to Object.prototype is not an identifier or data', () => {
+    Object.defineProperty(Object.prototype, 'polluted', { value: 'x', enumerable: true, configurable: true, writable: true });
+    try {
+      const event = ok({ identifiers: { fs_user_id: 'u1' }, data: { k: 1 } });
+      expect(event.identifiers).toEqual({ fs_user_id: 'u1' });
+      expect(Object.keys(event.data)).not.toContain('polluted');
+      expect(Object.keys(event.identifiers)).not.toContain('polluted');
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).polluted;
+    }
+  });
+
+  it('non-enumerable keys are not read', () => {
+    const ids = Object.defineProperty({ fs_user_id: 'u1' }, 'hidden', { value: 'h', enumerable: false });
+    expect(ok({ identifiers: ids }).identifiers).toEqual({ fs_user_id: 'u1' });
+  });
+
   it('empty identifier values are left out; the others kept', () => {
     expect(ok({ identifiers: { fs_user_id: '', email: 'e@x.y' } }).identifiers).toEqual({ email: 'e@x.y' });
   });
